@@ -1,0 +1,26 @@
+/* Text encodings used on the wire: base64url without padding for keys,
+ * signatures and blobs; lowercase hex for hashes and txids. */
+#ifndef PARCHA_ENCODE_H
+#define PARCHA_ENCODE_H
+
+#include "parcha/common.h"
+
+/* Encoded length (without NUL) of n bytes in base64url, no padding. */
+size_t pc_b64_len(size_t n);
+/* Encode into out (size at least pc_b64_len(n)+1). Returns out. */
+char *pc_b64_encode(char *out, size_t outlen, const uint8_t *in, size_t n);
+/* Encode into a new malloc'd string (NULL on ENOMEM). */
+char *pc_b64_dup(const uint8_t *in, size_t n);
+/* Decode base64url (no padding, no whitespace). Returns 0 and sets *outlen,
+ * or -1 on bad characters or if the result does not fit outmax. */
+int pc_b64_decode(uint8_t *out, size_t outmax, size_t *outlen, const char *in,
+                  size_t inlen) PC_MUST_USE;
+/* Decode exactly n bytes; -1 if the text decodes to any other length. */
+int pc_b64_decode_exact(uint8_t *out, size_t n, const char *in) PC_MUST_USE;
+
+/* Lowercase hex. out must hold 2n+1. Returns out. */
+char *pc_hex_encode(char *out, size_t outlen, const uint8_t *in, size_t n);
+/* Decode exactly n bytes from 2n hex characters; -1 otherwise. */
+int pc_hex_decode_exact(uint8_t *out, size_t n, const char *in) PC_MUST_USE;
+
+#endif
