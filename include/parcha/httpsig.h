@@ -80,6 +80,7 @@ typedef struct pc_httpsig_replay {
     size_t max;
     int64_t ttl_s;
     int64_t last_purge_s;
+    uint8_t hashkey[16]; /* random SipHash key: bucket choice is unguessable */
 } pc_httpsig_replay;
 
 int pc_httpsig_replay_init(pc_httpsig_replay *r, size_t max, int window_s)
