@@ -1,0 +1,1363 @@
+/* ledger.db: the schema, apply(proposal) -> block in one SQLite transaction
+ * per block (with the applied position, so a restart resumes exactly), the
+ * queries the API and the CLI make, the state digest and `parcha verify`.
+ * Transactions are stored as their exact signed bytes (canonical JSON) plus
+ * their binary signatures; proposals as their signed header and signature. */
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+#include <sodium.h>
+
+#include "parcha/encode.h"
+#include "parcha/healthid.h"
+#include "parcha/jcs.h"
+#include "parcha/merkle.h"
+#include "store/ledger_internal.h"
+
+static const char SCHEMA[] =
+    "CREATE TABLE IF NOT EXISTS head("
+    " id INTEGER PRIMARY KEY CHECK (id = 1), net TEXT NOT NULL, height INTEGER NOT NULL,"
+    " hash BLOB NOT NULL, time INTEGER NOT NULL, pos INTEGER NOT NULL, ntx INTEGER NOT NULL,"
+    " emergency_max_hours INTEGER NOT NULL, clock_window_ms INTEGER NOT NULL);"
+    "CREATE TABLE IF NOT EXISTS blocks("
+    " height INTEGER PRIMARY KEY, hash BLOB NOT NULL, header BLOB NOT NULL,"
+    " proposal BLOB NOT NULL, proposal_sig BLOB NOT NULL, pos INTEGER NOT NULL,"
+    " time INTEGER NOT NULL, ntx INTEGER NOT NULL, first_tx INTEGER NOT NULL);"
+    "CREATE TABLE IF NOT EXISTS txs("
+    " seq INTEGER PRIMARY KEY, txid BLOB NOT NULL, height INTEGER NOT NULL,"
+    " idx INTEGER NOT NULL, type INTEGER NOT NULL, verdict INTEGER NOT NULL,"
+    " canon BLOB NOT NULL, sigs BLOB NOT NULL);"
+    "CREATE INDEX IF NOT EXISTS txs_txid ON txs(txid);"
+    "CREATE TABLE IF NOT EXISTS hospitals("
+    " id TEXT PRIMARY KEY, name TEXT NOT NULL, key BLOB NOT NULL UNIQUE,"
+    " endpoint TEXT NOT NULL, active INTEGER NOT NULL, since INTEGER NOT NULL);"
+    "CREATE TABLE IF NOT EXISTS staff("
+    " key BLOB PRIMARY KEY, hospital TEXT NOT NULL, name TEXT NOT NULL, role TEXT NOT NULL,"
+    " regno TEXT NOT NULL, active INTEGER NOT NULL, since INTEGER NOT NULL);"
+    "CREATE TABLE IF NOT EXISTS patients("
+    " key BLOB PRIMARY KEY, health_id TEXT NOT NULL UNIQUE, hospital TEXT NOT NULL,"
+    " height INTEGER NOT NULL, time INTEGER NOT NULL);"
+    "CREATE TABLE IF NOT EXISTS records("
+    " id TEXT PRIMARY KEY, patient BLOB NOT NULL, hi_type TEXT NOT NULL, date INTEGER NOT NULL,"
+    " fhir TEXT NOT NULL, custodian TEXT NOT NULL, author BLOB NOT NULL, hash BLOB NOT NULL,"
+    " size INTEGER NOT NULL, sealed_key BLOB NOT NULL, txid BLOB NOT NULL,"
+    " height INTEGER NOT NULL, time INTEGER NOT NULL);"
+    "CREATE INDEX IF NOT EXISTS records_patient ON records(patient, date);"
+    "CREATE TABLE IF NOT EXISTS consents("
+    " txid BLOB PRIMARY KEY, patient BLOB NOT NULL, grantee_staff BLOB, grantee_hospital TEXT,"
+    " hi_types INTEGER NOT NULL, date_from INTEGER, date_to INTEGER, expires INTEGER NOT NULL,"
+    " purpose TEXT NOT NULL, time INTEGER NOT NULL, revoked_txid BLOB, revoked_time INTEGER);"
+    "CREATE INDEX IF NOT EXISTS consents_patient ON consents(patient);"
+    "CREATE TABLE IF NOT EXISTS emergencies("
+    " txid BLOB PRIMARY KEY, patient BLOB NOT NULL, doctor BLOB NOT NULL, hospital TEXT NOT NULL,"
+    " reason TEXT NOT NULL, opened INTEGER NOT NULL, expires INTEGER NOT NULL);"
+    "CREATE INDEX IF NOT EXISTS emergencies_patient ON emergencies(patient);"
+    "CREATE TABLE IF NOT EXISTS access_log("
+    " txid BLOB PRIMARY KEY, patient BLOB NOT NULL, reader BLOB NOT NULL, custodian TEXT NOT NULL,"
+    " records TEXT NOT NULL, basis TEXT NOT NULL, ref BLOB, time INTEGER NOT NULL,"
+    " height INTEGER NOT NULL);"
+    "CREATE INDEX IF NOT EXISTS access_patient ON access_log(patient, time);";
+
+/* State tables and their ordering, for the digest. */
+static const char *const STATE_TABLES[] = {
+    "SELECT * FROM hospitals ORDER BY id", "SELECT * FROM staff ORDER BY key",
+    "SELECT * FROM patients ORDER BY key", "SELECT * FROM records ORDER BY id",
+    "SELECT * FROM consents ORDER BY txid", "SELECT * FROM emergencies ORDER BY txid",
+    "SELECT * FROM access_log ORDER BY txid",
+    "SELECT net, height, hash, time, ntx, emergency_max_hours, clock_window_ms FROM head",
+    NULL};
+
+static const char *const STMT_SQL[S_COUNT] = {
+    [S_HEAD_GET] = "SELECT net, height, hash, time, pos, ntx, emergency_max_hours,"
+                   " clock_window_ms FROM head WHERE id = 1",
+    [S_HEAD_PUT] = "INSERT OR REPLACE INTO head(id, net, height, hash, time, pos, ntx,"
+                   " emergency_max_hours, clock_window_ms) VALUES (1,?,?,?,?,?,?,?,?)",
+    [S_BLOCK_PUT] = "INSERT INTO blocks(height, hash, header, proposal, proposal_sig, pos,"
+                    " time, ntx, first_tx) VALUES (?,?,?,?,?,?,?,?,?)",
+    [S_TX_PUT] = "INSERT INTO txs(seq, txid, height, idx, type, verdict, canon, sigs)"
+                 " VALUES (?,?,?,?,?,?,?,?)",
+    [S_TX_EXISTS] = "SELECT 1 FROM txs WHERE txid = ? LIMIT 1",
+    [S_HOSP_GET] = "SELECT key, active FROM hospitals WHERE id = ?",
+    [S_HOSP_BY_KEY] = "SELECT id, active FROM hospitals WHERE key = ?",
+    [S_HOSP_PUT] = "INSERT INTO hospitals(id, name, key, endpoint, active, since)"
+                   " VALUES (?,?,?,?,1,?)",
+    [S_HOSP_SET_ACTIVE] = "UPDATE hospitals SET active = ? WHERE id = ?",
+    [S_HOSP_COUNT_ACTIVE] = "SELECT count(*) FROM hospitals WHERE active = 1",
+    [S_STAFF_GET] = "SELECT hospital, role, active FROM staff WHERE key = ?",
+    [S_STAFF_PUT] = "INSERT INTO staff(key, hospital, name, role, regno, active, since)"
+                    " VALUES (?,?,?,?,?,1,?)",
+    [S_STAFF_SET_ACTIVE] = "UPDATE staff SET active = ? WHERE key = ?",
+    [S_PATIENT_EXISTS] = "SELECT 1 FROM patients WHERE key = ?",
+    [S_PATIENT_PUT] = "INSERT INTO patients(key, health_id, hospital, height, time)"
+                      " VALUES (?,?,?,?,?)",
+    [S_RECORD_GET] = "SELECT patient, custodian, hi_type, date, fhir, hash, size, sealed_key"
+                     " FROM records WHERE id = ?",
+    [S_RECORD_PUT] = "INSERT INTO records(id, patient, hi_type, date, fhir, custodian, author,"
+                     " hash, size, sealed_key, txid, height, time)"
+                     " VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?)",
+    [S_CONSENT_GET] = "SELECT patient, revoked_txid FROM consents WHERE txid = ?",
+    [S_CONSENT_PUT] = "INSERT INTO consents(txid, patient, grantee_staff, grantee_hospital,"
+                      " hi_types, date_from, date_to, expires, purpose, time)"
+                      " VALUES (?,?,?,?,?,?,?,?,?,?)",
+    [S_CONSENT_REVOKE] = "UPDATE consents SET revoked_txid = ?, revoked_time = ? WHERE txid = ?",
+    [S_EMERGENCY_PUT] = "INSERT INTO emergencies(txid, patient, doctor, hospital, reason,"
+                        " opened, expires) VALUES (?,?,?,?,?,?,?)",
+    [S_ACCESS_PUT] = "INSERT INTO access_log(txid, patient, reader, custodian, records, basis,"
+                     " ref, time, height) VALUES (?,?,?,?,?,?,?,?,?)",
+};
+
+static const char *const VERDICTS[PC_V_COUNT] = {
+    "ok", "bad_signature", "duplicate", "wrong_network", "time_window", "malformed",
+    "unknown_signer", "not_authorised", "hospital_inactive", "staff_inactive",
+    "unknown_patient", "unknown_hospital", "unknown_staff", "already_exists",
+    "unknown_grant", "not_owner", "already_revoked", "expired", "too_long",
+    "genesis_only", "no_majority", "unknown_record"};
+
+const char *pc_verdict_name(int v)
+{
+    return v >= 0 && v < PC_V_COUNT ? VERDICTS[v] : "unknown";
+}
+
+void pc_block_result_free(pc_block_result *r)
+{
+    if (r == NULL)
+        return;
+    free(r->verdicts);
+    free(r->txids);
+    memset(r, 0, sizeof *r);
+}
+
+void pc_stmt_done(sqlite3_stmt *s)
+{
+    sqlite3_reset(s);
+    sqlite3_clear_bindings(s);
+}
+
+sqlite3_stmt *pc_ledger_stmt(pc_ledger *l, stmt_id id)
+{
+    if (l->stmts[id] == NULL &&
+        sqlite3_prepare_v3(l->db, STMT_SQL[id], -1, SQLITE_PREPARE_PERSISTENT,
+                           &l->stmts[id], NULL) != SQLITE_OK)
+        return NULL;
+    return l->stmts[id];
+}
+
+static int db_error(pc_ledger *l, pc_error *err, const char *what)
+{
+    return pc_error_set(err, PC_EIO, "%s: %s", what, sqlite3_errmsg(l->db));
+}
+
+int pc_ledger_open(const char *path, int flags, pc_ledger **out, pc_error *err)
+{
+    *out = NULL;
+    pc_ledger *l = calloc(1, sizeof *l);
+    if (l == NULL)
+        return pc_error_set(err, PC_ENOMEM, "out of memory");
+    l->readonly = (flags & PC_LEDGER_READONLY) != 0;
+    long ncpu = sysconf(_SC_NPROCESSORS_ONLN);
+    l->verify_threads = ncpu > 0 ? (int)ncpu : 1;
+    int oflags = l->readonly ? SQLITE_OPEN_READONLY
+                             : SQLITE_OPEN_READWRITE |
+                                   ((flags & PC_LEDGER_CREATE) ? SQLITE_OPEN_CREATE : 0);
+    oflags |= SQLITE_OPEN_NOMUTEX; /* one handle per thread */
+    if (sqlite3_open_v2(path, &l->db, oflags, NULL) != SQLITE_OK) {
+        int rc = pc_error_set(err, PC_EIO, "cannot open ledger %s: %s", path,
+                              l->db ? sqlite3_errmsg(l->db) : "out of memory");
+        pc_ledger_close(l);
+        return rc;
+    }
+    sqlite3_busy_timeout(l->db, 5000);
+    /* WAL: readers never block the writer. synchronous=FULL: every block's
+     * commit is fsynced before apply returns, so an acknowledged tx survives a
+     * power cut, not only a process crash. */
+    const char *pragmas = l->readonly
+                              ? "PRAGMA query_only=1; PRAGMA cache_size=-32768;"
+                              : "PRAGMA journal_mode=WAL; PRAGMA synchronous=FULL;"
+                                " PRAGMA cache_size=-65536; PRAGMA temp_store=MEMORY;"
+                                " PRAGMA wal_autocheckpoint=4000;";
+    char *msg = NULL;
+    if (sqlite3_exec(l->db, pragmas, NULL, NULL, &msg) != SQLITE_OK ||
+        (!l->readonly && sqlite3_exec(l->db, SCHEMA, NULL, NULL, &msg) != SQLITE_OK)) {
+        int rc = pc_error_set(err, PC_EIO, "cannot prepare ledger %s: %s", path,
+                              msg ? msg : "unknown error");
+        sqlite3_free(msg);
+        pc_ledger_close(l);
+        return rc;
+    }
+    *out = l;
+    return PC_OK;
+}
+
+void pc_ledger_close(pc_ledger *l)
+{
+    if (l == NULL)
+        return;
+    for (int i = 0; i < S_COUNT; i++)
+        sqlite3_finalize(l->stmts[i]);
+    sqlite3_close(l->db);
+    free(l);
+}
+
+/* Read head and policy in one go. */
+static int load_head(pc_ledger *l, pc_head *h, pc_policy *pol, pc_error *err)
+{
+    memset(h, 0, sizeof *h);
+    if (pol != NULL)
+        memset(pol, 0, sizeof *pol);
+    sqlite3_stmt *s = pc_ledger_stmt(l, S_HEAD_GET);
+    if (s == NULL) {
+        /* A read-only handle on an empty file has no tables yet. */
+        return PC_OK;
+    }
+    int rc = sqlite3_step(s);
+    if (rc == SQLITE_ROW) {
+        h->has_genesis = true;
+        snprintf(h->net, sizeof h->net, "%s", (const char *)sqlite3_column_text(s, 0));
+        h->height = (uint64_t)sqlite3_column_int64(s, 1);
+        if (sqlite3_column_bytes(s, 2) == 32)
+            memcpy(h->hash, sqlite3_column_blob(s, 2), 32);
+        h->time = sqlite3_column_int64(s, 3);
+        h->pos = (uint64_t)sqlite3_column_int64(s, 4);
+        h->ntx = (uint64_t)sqlite3_column_int64(s, 5);
+        if (pol != NULL) {
+            pol->emergency_max_hours = sqlite3_column_int64(s, 6);
+            pol->clock_window_ms = sqlite3_column_int64(s, 7);
+        }
+    }
+    pc_stmt_done(s);
+    if (rc != SQLITE_ROW && rc != SQLITE_DONE)
+        return db_error(l, err, "reading the ledger head");
+    return PC_OK;
+}
+
+int pc_ledger_head(pc_ledger *l, pc_head *out, pc_error *err)
+{
+    return load_head(l, out, NULL, err);
+}
+
+int pc_ledger_policy(pc_ledger *l, pc_policy *out, pc_error *err)
+{
+    pc_head h;
+    return load_head(l, &h, out, err);
+}
+
+/* ------------------------------------------------------------------------ */
+/* Apply                                                                     */
+/* ------------------------------------------------------------------------ */
+
+/* Canonical block header bytes; *hash gets the block hash. */
+static int block_header(uint64_t height, const uint8_t prev[32], int64_t time,
+                        const pc_proposal *p, uint64_t pos, const uint8_t *verdicts,
+                        pc_buf *out, uint8_t hash[32], pc_error *err)
+{
+    char prevhex[65], prophex[65], roothex[65], reshex[65];
+    uint8_t results[32];
+    pc_sha256(results, verdicts, p->ntx);
+    pc_hex_encode(prevhex, sizeof prevhex, prev, 32);
+    pc_hex_encode(prophex, sizeof prophex, p->hash, 32);
+    pc_hex_encode(roothex, sizeof roothex, p->txroot, 32);
+    pc_hex_encode(reshex, sizeof reshex, results, 32);
+    json_t *h = json_pack("{s:i,s:I,s:s,s:I,s:s,s:s,s:I,s:I,s:s,s:s}", "v", 1,
+                          "height", (json_int_t)height, "prev", prevhex,
+                          "time", (json_int_t)time, "proposer", p->proposer,
+                          "proposal", prophex, "pos", (json_int_t)pos,
+                          "count", (json_int_t)p->ntx, "txroot", roothex,
+                          "results", reshex);
+    if (h == NULL)
+        return pc_error_set(err, PC_ENOMEM, "out of memory");
+    int rc = pc_jcs_dump(h, out, err);
+    json_decref(h);
+    if (rc == PC_OK)
+        pc_sha256_tagged(hash, PC_DOMAIN_BLOCK, out->data, out->len);
+    return rc;
+}
+
+/* The proposer's key: from state, or for the genesis proposal from its body. */
+static int proposer_key(pc_ledger *l, const pc_head *head, const pc_proposal *p,
+                        uint8_t key[32], pc_error *err)
+{
+    if (!head->has_genesis) {
+        const json_t *hs = json_object_get(p->txs[0].body, "hospitals");
+        size_t i;
+        const json_t *h;
+        json_array_foreach(hs, i, h) {
+            const char *id = json_string_value(json_object_get(h, "id"));
+            if (id != NULL && strcmp(id, p->proposer) == 0 &&
+                pc_b64_decode_exact(key, 32, json_string_value(json_object_get(h, "key"))) == 0)
+                return PC_OK;
+        }
+        return pc_error_set(err, PC_EINVAL, "genesis proposer %s is not a founding hospital",
+                            p->proposer);
+    }
+    bool active = false;
+    int rc = pc_ledger_hospital_key(l, p->proposer, key, &active, err);
+    if (rc == PC_ENOTFOUND)
+        return pc_error_set(err, PC_EINVAL, "proposer %s is not a member hospital", p->proposer);
+    if (rc != PC_OK)
+        return rc;
+    if (!active)
+        return pc_error_set(err, PC_EDENIED, "proposer %s is suspended", p->proposer);
+    return PC_OK;
+}
+
+/* Check that p may become the next block at pos. */
+static int check_proposal(pc_ledger *l, const pc_head *head, const pc_proposal *p,
+                          uint64_t pos, pc_error *err)
+{
+    if (!head->has_genesis) {
+        if (pos != 0 || p->ntx != 1 || p->txs[0].type != PC_TX_GENESIS)
+            return pc_error_set(err, PC_EINVAL,
+                                "the first block must be the genesis proposal at position 0");
+        if (strcmp(p->net, p->txs[0].net) != 0)
+            return pc_error_set(err, PC_EINVAL, "genesis proposal and transaction disagree on the network");
+    } else {
+        if (pos <= head->pos)
+            return pc_error_set(err, PC_EINVAL, "position %llu is not after the last applied %llu",
+                                (unsigned long long)pos, (unsigned long long)head->pos);
+        if (strcmp(p->net, head->net) != 0)
+            return pc_error_set(err, PC_EINVAL, "proposal is for network %s, not %s", p->net, head->net);
+    }
+    uint8_t key[32];
+    int rc = proposer_key(l, head, p, key, err);
+    if (rc != PC_OK)
+        return rc;
+    if (pc_verify(key, PC_DOMAIN_PROPOSAL, p->header, p->header_len, p->sig) != PC_OK)
+        return pc_error_set(err, PC_ECRYPTO, "proposal %llu from %s has a bad signature",
+                            (unsigned long long)p->seq, p->proposer);
+    return PC_OK;
+}
+
+/* Pack binary signatures for storage: nsig * (key 32 | sig 64). */
+static void pack_sigs(const pc_tx *tx, uint8_t *out)
+{
+    for (size_t i = 0; i < tx->nsigs; i++) {
+        memcpy(out + i * 96, tx->sigs[i].key, 32);
+        memcpy(out + i * 96 + 32, tx->sigs[i].sig, 64);
+    }
+}
+
+int pc_ledger_apply(pc_ledger *l, pc_proposal *p, uint64_t pos,
+                    pc_block_result *res, pc_error *err)
+{
+    memset(res, 0, sizeof *res);
+    if (l->readonly)
+        return pc_error_set(err, PC_EINVAL, "ledger is open read-only");
+    pc_head head;
+    pc_policy pol;
+    int rc = load_head(l, &head, &pol, err);
+    if (rc != PC_OK)
+        return rc;
+    rc = check_proposal(l, &head, p, pos, err);
+    if (rc != PC_OK)
+        return rc;
+    pc_proposal_verify_txs(p, l->verify_threads);
+
+    uint64_t height = head.has_genesis ? head.height + 1 : 0;
+    int64_t bt = head.has_genesis && head.time > p->time ? head.time : p->time;
+    if (!head.has_genesis) {
+        const json_t *policy = json_object_get(p->txs[0].body, "policy");
+        pol.emergency_max_hours = json_integer_value(json_object_get(policy, "emergency_max_hours"));
+        pol.clock_window_ms = json_integer_value(json_object_get(policy, "clock_window_ms"));
+        snprintf(head.net, sizeof head.net, "%s", p->txs[0].net);
+    }
+    res->verdicts = calloc(p->ntx ? p->ntx : 1, 1);
+    res->txids = calloc(p->ntx ? p->ntx : 1, 32);
+    if (res->verdicts == NULL || res->txids == NULL) {
+        pc_block_result_free(res);
+        return pc_error_set(err, PC_ENOMEM, "out of memory");
+    }
+    if (sqlite3_exec(l->db, "BEGIN IMMEDIATE", NULL, NULL, NULL) != SQLITE_OK) {
+        pc_block_result_free(res);
+        return db_error(l, err, "starting a block");
+    }
+    uint8_t sigbuf[PC_TX_MAX_SIGS * 96];
+    for (size_t i = 0; i < p->ntx; i++) {
+        pc_tx *tx = &p->txs[i];
+        int v = pc_apply_tx(l, tx, &head, &pol, bt, height, err);
+        if (v < 0)
+            goto rollback;
+        if (v != PC_V_OK)
+            pc_error_clear(err);
+        res->verdicts[i] = (uint8_t)v;
+        memcpy(res->txids[i], tx->txid, 32);
+        sqlite3_stmt *s = pc_ledger_stmt(l, S_TX_PUT);
+        if (s == NULL)
+            goto dberr;
+        pack_sigs(tx, sigbuf);
+        sqlite3_bind_int64(s, 1, (sqlite3_int64)(head.ntx + i + 1));
+        sqlite3_bind_blob(s, 2, tx->txid, 32, SQLITE_STATIC);
+        sqlite3_bind_int64(s, 3, (sqlite3_int64)height);
+        sqlite3_bind_int64(s, 4, (sqlite3_int64)i);
+        sqlite3_bind_int(s, 5, (int)tx->type);
+        sqlite3_bind_int(s, 6, v);
+        sqlite3_bind_blob(s, 7, tx->canon, (int)tx->canon_len, SQLITE_STATIC);
+        sqlite3_bind_blob(s, 8, sigbuf, (int)(tx->nsigs * 96), SQLITE_STATIC);
+        int step = sqlite3_step(s);
+        pc_stmt_done(s);
+        if (step != SQLITE_DONE)
+            goto dberr;
+    }
+    pc_buf header;
+    pc_buf_init(&header);
+    rc = block_header(height, head.hash, bt, p, pos, res->verdicts, &header, res->hash, err);
+    if (rc != PC_OK) {
+        pc_buf_free(&header);
+        goto rollback;
+    }
+    sqlite3_stmt *s = pc_ledger_stmt(l, S_BLOCK_PUT);
+    if (s == NULL) {
+        pc_buf_free(&header);
+        goto dberr;
+    }
+    sqlite3_bind_int64(s, 1, (sqlite3_int64)height);
+    sqlite3_bind_blob(s, 2, res->hash, 32, SQLITE_STATIC);
+    sqlite3_bind_blob(s, 3, header.data, (int)header.len, SQLITE_STATIC);
+    sqlite3_bind_blob(s, 4, p->header, (int)p->header_len, SQLITE_STATIC);
+    sqlite3_bind_blob(s, 5, p->sig, 64, SQLITE_STATIC);
+    sqlite3_bind_int64(s, 6, (sqlite3_int64)pos);
+    sqlite3_bind_int64(s, 7, bt);
+    sqlite3_bind_int64(s, 8, (sqlite3_int64)p->ntx);
+    sqlite3_bind_int64(s, 9, (sqlite3_int64)(head.ntx + 1));
+    int step = sqlite3_step(s);
+    pc_stmt_done(s);
+    pc_buf_free(&header);
+    if (step != SQLITE_DONE)
+        goto dberr;
+    s = pc_ledger_stmt(l, S_HEAD_PUT);
+    if (s == NULL)
+        goto dberr;
+    sqlite3_bind_text(s, 1, head.net, -1, SQLITE_STATIC);
+    sqlite3_bind_int64(s, 2, (sqlite3_int64)height);
+    sqlite3_bind_blob(s, 3, res->hash, 32, SQLITE_STATIC);
+    sqlite3_bind_int64(s, 4, bt);
+    sqlite3_bind_int64(s, 5, (sqlite3_int64)pos);
+    sqlite3_bind_int64(s, 6, (sqlite3_int64)(head.ntx + p->ntx));
+    sqlite3_bind_int64(s, 7, pol.emergency_max_hours);
+    sqlite3_bind_int64(s, 8, pol.clock_window_ms);
+    step = sqlite3_step(s);
+    pc_stmt_done(s);
+    if (step != SQLITE_DONE)
+        goto dberr;
+    if (sqlite3_exec(l->db, "COMMIT", NULL, NULL, NULL) != SQLITE_OK)
+        goto dberr;
+    res->height = height;
+    res->time = bt;
+    res->ntx = p->ntx;
+    return PC_OK;
+dberr:
+    db_error(l, err, "writing a block");
+rollback:
+    sqlite3_exec(l->db, "ROLLBACK", NULL, NULL, NULL);
+    pc_block_result_free(res);
+    return err && err->code != PC_OK ? err->code : PC_EIO;
+}
+
+/* ------------------------------------------------------------------------ */
+/* Point lookups                                                             */
+/* ------------------------------------------------------------------------ */
+
+/* Prepare an ad-hoc query (queries off the hot path). */
+static sqlite3_stmt *prep(pc_ledger *l, const char *sql, pc_error *err)
+{
+    sqlite3_stmt *s = NULL;
+    if (sqlite3_prepare_v2(l->db, sql, -1, &s, NULL) != SQLITE_OK) {
+        db_error(l, err, "preparing a query");
+        return NULL;
+    }
+    return s;
+}
+
+int pc_ledger_hospital_key(pc_ledger *l, const char *id, uint8_t key[32],
+                           bool *active, pc_error *err)
+{
+    sqlite3_stmt *s = pc_ledger_stmt(l, S_HOSP_GET);
+    if (s == NULL)
+        return db_error(l, err, "looking up a hospital");
+    sqlite3_bind_text(s, 1, id, -1, SQLITE_TRANSIENT);
+    int rc = sqlite3_step(s);
+    if (rc == SQLITE_ROW) {
+        memcpy(key, sqlite3_column_blob(s, 0), 32);
+        *active = sqlite3_column_int(s, 1) != 0;
+    }
+    pc_stmt_done(s);
+    if (rc == SQLITE_ROW)
+        return PC_OK;
+    if (rc == SQLITE_DONE)
+        return pc_error_set(err, PC_ENOTFOUND, "no hospital %s", id);
+    return db_error(l, err, "looking up a hospital");
+}
+
+int pc_ledger_tx_exists(pc_ledger *l, const uint8_t txid[32], bool *exists,
+                        pc_error *err)
+{
+    sqlite3_stmt *s = pc_ledger_stmt(l, S_TX_EXISTS);
+    if (s == NULL)
+        return db_error(l, err, "looking up a transaction");
+    sqlite3_bind_blob(s, 1, txid, 32, SQLITE_STATIC);
+    int rc = sqlite3_step(s);
+    pc_stmt_done(s);
+    if (rc != SQLITE_ROW && rc != SQLITE_DONE)
+        return db_error(l, err, "looking up a transaction");
+    *exists = rc == SQLITE_ROW;
+    return PC_OK;
+}
+
+int pc_ledger_staff_info(pc_ledger *l, const uint8_t key[32], pc_staff_info *out,
+                         pc_error *err)
+{
+    memset(out, 0, sizeof *out);
+    sqlite3_stmt *s = prep(l, "SELECT s.hospital, s.role, s.name, s.active, h.active"
+                              " FROM staff s JOIN hospitals h ON h.id = s.hospital"
+                              " WHERE s.key = ?", err);
+    if (s == NULL)
+        return PC_EIO;
+    sqlite3_bind_blob(s, 1, key, 32, SQLITE_STATIC);
+    int rc = sqlite3_step(s);
+    if (rc == SQLITE_ROW) {
+        out->found = true;
+        snprintf(out->hospital, sizeof out->hospital, "%s", (const char *)sqlite3_column_text(s, 0));
+        snprintf(out->role, sizeof out->role, "%s", (const char *)sqlite3_column_text(s, 1));
+        snprintf(out->name, sizeof out->name, "%s", (const char *)sqlite3_column_text(s, 2));
+        out->active = sqlite3_column_int(s, 3) != 0;
+        out->hospital_active = sqlite3_column_int(s, 4) != 0;
+    }
+    sqlite3_finalize(s);
+    if (rc != SQLITE_ROW && rc != SQLITE_DONE)
+        return db_error(l, err, "looking up staff");
+    return PC_OK;
+}
+
+int pc_ledger_record_info(pc_ledger *l, const char *record_id, pc_record_info *out,
+                          pc_error *err)
+{
+    memset(out, 0, sizeof *out);
+    sqlite3_stmt *s = pc_ledger_stmt(l, S_RECORD_GET);
+    if (s == NULL)
+        return db_error(l, err, "looking up a record");
+    sqlite3_bind_text(s, 1, record_id, -1, SQLITE_TRANSIENT);
+    int rc = sqlite3_step(s);
+    if (rc == SQLITE_ROW) {
+        snprintf(out->id, sizeof out->id, "%s", record_id);
+        memcpy(out->patient, sqlite3_column_blob(s, 0), 32);
+        snprintf(out->custodian, sizeof out->custodian, "%s", (const char *)sqlite3_column_text(s, 1));
+        snprintf(out->hi_type, sizeof out->hi_type, "%s", (const char *)sqlite3_column_text(s, 2));
+        out->date = sqlite3_column_int(s, 3);
+        snprintf(out->fhir, sizeof out->fhir, "%s", (const char *)sqlite3_column_text(s, 4));
+        memcpy(out->hash, sqlite3_column_blob(s, 5), 32);
+        out->size = sqlite3_column_int64(s, 6);
+        memcpy(out->sealed_key, sqlite3_column_blob(s, 7), PC_SEALED_KEY_LEN);
+    }
+    pc_stmt_done(s);
+    if (rc == SQLITE_ROW)
+        return PC_OK;
+    if (rc == SQLITE_DONE)
+        return pc_error_set(err, PC_ENOTFOUND, "no record %s", record_id);
+    return db_error(l, err, "looking up a record");
+}
+
+int pc_ledger_patient_key(pc_ledger *l, const char *health_id, uint8_t key[32],
+                          pc_error *err)
+{
+    sqlite3_stmt *s = prep(l, "SELECT key FROM patients WHERE health_id = ?", err);
+    if (s == NULL)
+        return PC_EIO;
+    sqlite3_bind_text(s, 1, health_id, -1, SQLITE_STATIC);
+    int rc = sqlite3_step(s);
+    if (rc == SQLITE_ROW)
+        memcpy(key, sqlite3_column_blob(s, 0), 32);
+    sqlite3_finalize(s);
+    if (rc == SQLITE_ROW)
+        return PC_OK;
+    if (rc == SQLITE_DONE)
+        return pc_error_set(err, PC_ENOTFOUND, "no patient with Health ID %s", health_id);
+    return db_error(l, err, "looking up a patient");
+}
+
+/* ------------------------------------------------------------------------ */
+/* The access rule against state                                             */
+/* ------------------------------------------------------------------------ */
+
+int pc_ledger_access_check(pc_ledger *l, const uint8_t reader[32],
+                           const pc_record_info *rec, int64_t now_ms,
+                           pc_access_decision *out, pc_error *err)
+{
+    pc_access_reader rd;
+    pc_access_record ar;
+    memset(&rd, 0, sizeof rd);
+    memset(&ar, 0, sizeof ar);
+    memcpy(rd.key, reader, 32);
+    pc_staff_info st;
+    int rc = pc_ledger_staff_info(l, reader, &st, err);
+    if (rc != PC_OK)
+        return rc;
+    if (st.found) {
+        rd.is_staff = true;
+        rd.staff_active = st.active;
+        rd.hospital_active = st.hospital_active;
+        snprintf(rd.hospital, sizeof rd.hospital, "%s", st.hospital);
+    }
+    memcpy(ar.patient, rec->patient, 32);
+    snprintf(ar.custodian, sizeof ar.custodian, "%s", rec->custodian);
+    ar.hi_type = pc_hi_type_from_name(rec->hi_type);
+    ar.date = rec->date;
+
+    enum { MAX_ROWS = 256 };
+    pc_access_grant *grants = calloc(MAX_ROWS, sizeof *grants);
+    pc_access_emergency *ems = calloc(MAX_ROWS, sizeof *ems);
+    size_t ng = 0, ne = 0;
+    if (grants == NULL || ems == NULL) {
+        free(grants);
+        free(ems);
+        return pc_error_set(err, PC_ENOMEM, "out of memory");
+    }
+    /* Only grants that name this reader or the reader's hospital matter. */
+    sqlite3_stmt *s = prep(l, "SELECT txid, grantee_staff, grantee_hospital, hi_types,"
+                              " date_from, date_to, expires, revoked_txid FROM consents"
+                              " WHERE patient = ?1 AND (grantee_staff = ?2 OR grantee_hospital = ?3)"
+                              " ORDER BY time DESC LIMIT 256", err);
+    if (s == NULL)
+        goto fail;
+    sqlite3_bind_blob(s, 1, rec->patient, 32, SQLITE_STATIC);
+    sqlite3_bind_blob(s, 2, reader, 32, SQLITE_STATIC);
+    sqlite3_bind_text(s, 3, st.found ? st.hospital : "", -1, SQLITE_STATIC);
+    while ((rc = sqlite3_step(s)) == SQLITE_ROW && ng < MAX_ROWS) {
+        pc_access_grant *g = &grants[ng++];
+        memcpy(g->txid, sqlite3_column_blob(s, 0), 32);
+        g->to_staff = sqlite3_column_type(s, 1) != SQLITE_NULL;
+        if (g->to_staff)
+            memcpy(g->grantee_key, sqlite3_column_blob(s, 1), 32);
+        else
+            snprintf(g->grantee_hospital, sizeof g->grantee_hospital, "%s",
+                     (const char *)sqlite3_column_text(s, 2));
+        g->hi_types = (unsigned)sqlite3_column_int(s, 3);
+        g->has_from = sqlite3_column_type(s, 4) != SQLITE_NULL;
+        g->date_from = sqlite3_column_int(s, 4);
+        g->has_to = sqlite3_column_type(s, 5) != SQLITE_NULL;
+        g->date_to = sqlite3_column_int(s, 5);
+        g->expires = sqlite3_column_int64(s, 6);
+        g->revoked = sqlite3_column_type(s, 7) != SQLITE_NULL;
+    }
+    sqlite3_finalize(s);
+    if (rc != SQLITE_DONE && rc != SQLITE_ROW)
+        goto dberr;
+    s = prep(l, "SELECT txid, doctor, opened, expires FROM emergencies"
+                " WHERE patient = ?1 AND doctor = ?2 ORDER BY opened DESC LIMIT 256", err);
+    if (s == NULL)
+        goto fail;
+    sqlite3_bind_blob(s, 1, rec->patient, 32, SQLITE_STATIC);
+    sqlite3_bind_blob(s, 2, reader, 32, SQLITE_STATIC);
+    while ((rc = sqlite3_step(s)) == SQLITE_ROW && ne < MAX_ROWS) {
+        pc_access_emergency *e = &ems[ne++];
+        memcpy(e->txid, sqlite3_column_blob(s, 0), 32);
+        memcpy(e->doctor, sqlite3_column_blob(s, 1), 32);
+        e->opened = sqlite3_column_int64(s, 2);
+        e->expires = sqlite3_column_int64(s, 3);
+    }
+    sqlite3_finalize(s);
+    if (rc != SQLITE_DONE && rc != SQLITE_ROW)
+        goto dberr;
+    *out = pc_access_decide(&rd, &ar, grants, ng, ems, ne, now_ms);
+    free(grants);
+    free(ems);
+    return PC_OK;
+dberr:
+    db_error(l, err, "checking access");
+fail:
+    free(grants);
+    free(ems);
+    return PC_EIO;
+}
+
+/* ------------------------------------------------------------------------ */
+/* JSON queries                                                              */
+/* ------------------------------------------------------------------------ */
+
+/* Column helpers: base64url / hex strings or null from blobs. */
+static json_t *col_b64(sqlite3_stmt *s, int i)
+{
+    if (sqlite3_column_type(s, i) == SQLITE_NULL)
+        return json_null();
+    char buf[160];
+    int n = sqlite3_column_bytes(s, i);
+    if (n <= 0 || (size_t)n > 100)
+        return json_null();
+    return json_string(pc_b64_encode(buf, sizeof buf, sqlite3_column_blob(s, i), (size_t)n));
+}
+
+static json_t *col_hex(sqlite3_stmt *s, int i)
+{
+    if (sqlite3_column_type(s, i) != SQLITE_BLOB || sqlite3_column_bytes(s, i) != 32)
+        return json_null();
+    char buf[65];
+    return json_string(pc_hex_encode(buf, sizeof buf, sqlite3_column_blob(s, i), 32));
+}
+
+static json_t *col_text(sqlite3_stmt *s, int i)
+{
+    const unsigned char *t = sqlite3_column_text(s, i);
+    return t ? json_string((const char *)t) : json_null();
+}
+
+static json_t *col_date(sqlite3_stmt *s, int i)
+{
+    if (sqlite3_column_type(s, i) == SQLITE_NULL)
+        return json_null();
+    char d[11];
+    pc_date_format(sqlite3_column_int(s, i), d);
+    return json_string(d);
+}
+
+static json_t *hi_types_json(unsigned types)
+{
+    json_t *a = json_array();
+    if (types == PC_HI_ALL) {
+        json_array_append_new(a, json_string("*"));
+        return a;
+    }
+    for (unsigned b = 1; b <= PC_HI_WELLNESSRECORD; b <<= 1)
+        if (types & b)
+            json_array_append_new(a, json_string(pc_hi_type_name(b)));
+    return a;
+}
+
+int pc_ledger_tx_json(pc_ledger *l, const uint8_t txid[32], json_t **out,
+                      pc_error *err)
+{
+    *out = NULL;
+    sqlite3_stmt *s = prep(l, "SELECT t.height, t.idx, t.type, t.verdict, b.time, b.hash,"
+                              " b.first_tx, b.ntx, b.header FROM txs t JOIN blocks b ON b.height = t.height"
+                              " WHERE t.txid = ? ORDER BY t.seq LIMIT 1", err);
+    if (s == NULL)
+        return PC_EIO;
+    sqlite3_bind_blob(s, 1, txid, 32, SQLITE_STATIC);
+    int rc = sqlite3_step(s);
+    if (rc != SQLITE_ROW) {
+        sqlite3_finalize(s);
+        return rc == SQLITE_DONE ? pc_error_set(err, PC_ENOTFOUND, "no such transaction")
+                                 : db_error(l, err, "looking up a transaction");
+    }
+    uint64_t height = (uint64_t)sqlite3_column_int64(s, 0);
+    size_t idx = (size_t)sqlite3_column_int64(s, 1);
+    int type = sqlite3_column_int(s, 2), verdict = sqlite3_column_int(s, 3);
+    int64_t time = sqlite3_column_int64(s, 4);
+    json_t *block = col_hex(s, 5);
+    int64_t first = sqlite3_column_int64(s, 6);
+    size_t ntx = (size_t)sqlite3_column_int64(s, 7);
+    json_t *header = NULL;
+    pc_error perr;
+    if (pc_json_parse(sqlite3_column_blob(s, 8), (size_t)sqlite3_column_bytes(s, 8), &header, &perr) != PC_OK)
+        header = json_null();
+    sqlite3_finalize(s);
+
+    /* The inclusion proof: all txids of the block, in order. */
+    uint8_t (*ids)[32] = malloc((ntx ? ntx : 1) * 32);
+    if (ids == NULL) {
+        json_decref(block);
+        json_decref(header);
+        return pc_error_set(err, PC_ENOMEM, "out of memory");
+    }
+    s = prep(l, "SELECT txid FROM txs WHERE seq >= ? AND seq < ? ORDER BY seq", err);
+    size_t n = 0;
+    if (s != NULL) {
+        sqlite3_bind_int64(s, 1, first);
+        sqlite3_bind_int64(s, 2, first + (int64_t)ntx);
+        while (sqlite3_step(s) == SQLITE_ROW && n < ntx)
+            memcpy(ids[n++], sqlite3_column_blob(s, 0), 32);
+        sqlite3_finalize(s);
+    }
+    uint8_t path[PC_MERKLE_MAX_PATH][32], root[32];
+    size_t plen = 0;
+    json_t *proof = json_null();
+    if (n == ntx && pc_merkle_root((const uint8_t(*)[32])ids, n, root) == PC_OK &&
+        pc_merkle_proof((const uint8_t(*)[32])ids, n, idx, path, &plen) == PC_OK) {
+        char hex[65];
+        json_t *p = json_array();
+        for (size_t i = 0; i < plen; i++)
+            json_array_append_new(p, json_string(pc_hex_encode(hex, sizeof hex, path[i], 32)));
+        proof = json_pack("{s:s,s:I,s:I,s:o}", "root", pc_hex_encode(hex, sizeof hex, root, 32),
+                          "index", (json_int_t)idx, "size", (json_int_t)n, "path", p);
+    }
+    free(ids);
+    char hex[65];
+    *out = json_pack("{s:s,s:s,s:s,s:I,s:I,s:s,s:I,s:o,s:o,s:o}",
+                     "txid", pc_hex_encode(hex, sizeof hex, txid, 32), "status", "committed",
+                     "type", pc_tx_type_name((pc_tx_type)type), "height", (json_int_t)height,
+                     "index", (json_int_t)idx, "verdict", pc_verdict_name(verdict),
+                     "time", (json_int_t)time, "block", block, "header", header,
+                     "proof", proof);
+    return *out ? PC_OK : pc_error_set(err, PC_ENOMEM, "out of memory");
+}
+
+/* Rebuild a parsed tx from a stored row's canon and packed sigs columns. */
+static int tx_from_row(sqlite3_stmt *s, int canon_col, int sigs_col, pc_tx *tx,
+                       pc_error *err)
+{
+    pc_txsig sigs[PC_TX_MAX_SIGS];
+    int slen = sqlite3_column_bytes(s, sigs_col);
+    if (slen <= 0 || slen % 96 != 0 || slen / 96 > PC_TX_MAX_SIGS)
+        return pc_error_set(err, PC_ESTATE, "stored signatures are malformed");
+    const uint8_t *sb = sqlite3_column_blob(s, sigs_col);
+    for (int i = 0; i < slen / 96; i++) {
+        memcpy(sigs[i].key, sb + i * 96, 32);
+        memcpy(sigs[i].sig, sb + i * 96 + 32, 64);
+    }
+    return pc_tx_parse_canon(sqlite3_column_blob(s, canon_col),
+                             (size_t)sqlite3_column_bytes(s, canon_col), sigs,
+                             (size_t)(slen / 96), tx, err);
+}
+
+int pc_ledger_tx_raw(pc_ledger *l, const uint8_t txid[32], json_t **out,
+                     pc_error *err)
+{
+    *out = NULL;
+    sqlite3_stmt *s = prep(l, "SELECT canon, sigs FROM txs WHERE txid = ? ORDER BY seq LIMIT 1", err);
+    if (s == NULL)
+        return PC_EIO;
+    sqlite3_bind_blob(s, 1, txid, 32, SQLITE_STATIC);
+    int rc = sqlite3_step(s);
+    if (rc != SQLITE_ROW) {
+        sqlite3_finalize(s);
+        return rc == SQLITE_DONE ? pc_error_set(err, PC_ENOTFOUND, "no such transaction")
+                                 : db_error(l, err, "looking up a transaction");
+    }
+    pc_tx tx;
+    rc = tx_from_row(s, 0, 1, &tx, err);
+    sqlite3_finalize(s);
+    if (rc != PC_OK)
+        return rc;
+    char *text = pc_tx_to_json(&tx, NULL);
+    pc_tx_free(&tx);
+    if (text == NULL)
+        return pc_error_set(err, PC_ENOMEM, "out of memory");
+    json_error_t je;
+    *out = json_loads(text, 0, &je);
+    free(text);
+    return *out ? PC_OK : pc_error_set(err, PC_ENOMEM, "out of memory");
+}
+
+int pc_ledger_block_json(pc_ledger *l, uint64_t height, json_t **out, pc_error *err)
+{
+    *out = NULL;
+    sqlite3_stmt *s = prep(l, "SELECT hash, header, first_tx, ntx FROM blocks WHERE height = ?", err);
+    if (s == NULL)
+        return PC_EIO;
+    sqlite3_bind_int64(s, 1, (sqlite3_int64)height);
+    int rc = sqlite3_step(s);
+    if (rc != SQLITE_ROW) {
+        sqlite3_finalize(s);
+        return rc == SQLITE_DONE ? pc_error_set(err, PC_ENOTFOUND, "no block at height %llu",
+                                                (unsigned long long)height)
+                                 : db_error(l, err, "looking up a block");
+    }
+    json_t *hash = col_hex(s, 0);
+    json_t *header = NULL;
+    if (pc_json_parse(sqlite3_column_blob(s, 1), (size_t)sqlite3_column_bytes(s, 1), &header, err) != PC_OK)
+        header = json_null();
+    int64_t first = sqlite3_column_int64(s, 2), ntx = sqlite3_column_int64(s, 3);
+    sqlite3_finalize(s);
+    json_t *txs = json_array();
+    s = prep(l, "SELECT txid, type, verdict FROM txs WHERE seq >= ? AND seq < ? ORDER BY seq", err);
+    if (s != NULL) {
+        sqlite3_bind_int64(s, 1, first);
+        sqlite3_bind_int64(s, 2, first + ntx);
+        while (sqlite3_step(s) == SQLITE_ROW)
+            json_array_append_new(txs, json_pack("{s:o,s:s,s:s}", "txid", col_hex(s, 0),
+                                                 "type", pc_tx_type_name((pc_tx_type)sqlite3_column_int(s, 1)),
+                                                 "verdict", pc_verdict_name(sqlite3_column_int(s, 2))));
+        sqlite3_finalize(s);
+    }
+    *out = json_pack("{s:I,s:o,s:o,s:o}", "height", (json_int_t)height, "hash", hash,
+                     "header", header, "txs", txs);
+    return *out ? PC_OK : pc_error_set(err, PC_ENOMEM, "out of memory");
+}
+
+int pc_ledger_patient_json(pc_ledger *l, const char *health_id, json_t **out,
+                           pc_error *err)
+{
+    *out = NULL;
+    sqlite3_stmt *s = prep(l, "SELECT key, hospital, height, time,"
+                              " (SELECT count(*) FROM records r WHERE r.patient = p.key)"
+                              " FROM patients p WHERE health_id = ?", err);
+    if (s == NULL)
+        return PC_EIO;
+    sqlite3_bind_text(s, 1, health_id, -1, SQLITE_STATIC);
+    int rc = sqlite3_step(s);
+    if (rc == SQLITE_ROW)
+        *out = json_pack("{s:s,s:o,s:o,s:I,s:I,s:I}", "health_id", health_id, "key", col_b64(s, 0),
+                         "hospital", col_text(s, 1), "height", (json_int_t)sqlite3_column_int64(s, 2),
+                         "time", (json_int_t)sqlite3_column_int64(s, 3),
+                         "records", (json_int_t)sqlite3_column_int64(s, 4));
+    sqlite3_finalize(s);
+    if (rc == SQLITE_DONE)
+        return pc_error_set(err, PC_ENOTFOUND, "no patient with Health ID %s", health_id);
+    if (rc != SQLITE_ROW)
+        return db_error(l, err, "looking up a patient");
+    return *out ? PC_OK : pc_error_set(err, PC_ENOMEM, "out of memory");
+}
+
+int pc_ledger_timeline_json(pc_ledger *l, const uint8_t patient[32], size_t limit,
+                            json_t **out, pc_error *err)
+{
+    *out = NULL;
+    sqlite3_stmt *s = prep(l, "SELECT r.id, r.hi_type, r.date, r.fhir, r.custodian, r.author,"
+                              " r.hash, r.size, r.sealed_key, r.txid, r.height, r.time,"
+                              " s.name, s.role, h.name FROM records r"
+                              " LEFT JOIN staff s ON s.key = r.author"
+                              " LEFT JOIN hospitals h ON h.id = r.custodian"
+                              " WHERE r.patient = ? ORDER BY r.date DESC, r.height DESC, r.id"
+                              " LIMIT ?", err);
+    if (s == NULL)
+        return PC_EIO;
+    sqlite3_bind_blob(s, 1, patient, 32, SQLITE_STATIC);
+    sqlite3_bind_int64(s, 2, limit ? (sqlite3_int64)limit : -1);
+    json_t *recs = json_array();
+    int rc;
+    while ((rc = sqlite3_step(s)) == SQLITE_ROW) {
+        json_t *r = json_pack("{s:o,s:o,s:o,s:o,s:o,s:o,s:o,s:I,s:o,s:o,s:I,s:I,s:o,s:o,s:o}",
+                              "id", col_text(s, 0), "hi_type", col_text(s, 1),
+                              "date", col_date(s, 2), "fhir", col_text(s, 3),
+                              "custodian", col_text(s, 4), "author", col_b64(s, 5),
+                              "hash", col_hex(s, 6), "size", (json_int_t)sqlite3_column_int64(s, 7),
+                              "sealed_key", col_b64(s, 8), "txid", col_hex(s, 9),
+                              "height", (json_int_t)sqlite3_column_int64(s, 10),
+                              "time", (json_int_t)sqlite3_column_int64(s, 11),
+                              "author_name", col_text(s, 12), "author_role", col_text(s, 13),
+                              "custodian_name", col_text(s, 14));
+        json_array_append_new(recs, r);
+    }
+    sqlite3_finalize(s);
+    if (rc != SQLITE_DONE) {
+        json_decref(recs);
+        return db_error(l, err, "reading a timeline");
+    }
+    char b64[64];
+    *out = json_pack("{s:s,s:o}", "patient", pc_b64_encode(b64, sizeof b64, patient, 32),
+                     "records", recs);
+    return *out ? PC_OK : pc_error_set(err, PC_ENOMEM, "out of memory");
+}
+
+int pc_ledger_consents_json(pc_ledger *l, const uint8_t patient[32], int64_t now_ms,
+                            json_t **out, pc_error *err)
+{
+    *out = NULL;
+    sqlite3_stmt *s = prep(l, "SELECT c.txid, c.grantee_staff, c.grantee_hospital, c.hi_types,"
+                              " c.date_from, c.date_to, c.expires, c.purpose, c.time,"
+                              " c.revoked_txid, c.revoked_time, s.name, s.hospital, h.name"
+                              " FROM consents c LEFT JOIN staff s ON s.key = c.grantee_staff"
+                              " LEFT JOIN hospitals h ON h.id = c.grantee_hospital"
+                              " WHERE c.patient = ? ORDER BY c.time DESC", err);
+    if (s == NULL)
+        return PC_EIO;
+    sqlite3_bind_blob(s, 1, patient, 32, SQLITE_STATIC);
+    json_t *arr = json_array();
+    int rc;
+    while ((rc = sqlite3_step(s)) == SQLITE_ROW) {
+        json_t *grantee = sqlite3_column_type(s, 1) != SQLITE_NULL
+                              ? json_pack("{s:o,s:o,s:o}", "staff", col_b64(s, 1),
+                                          "name", col_text(s, 11), "hospital", col_text(s, 12))
+                              : json_pack("{s:o,s:o}", "hospital", col_text(s, 2),
+                                          "name", col_text(s, 13));
+        int64_t expires = sqlite3_column_int64(s, 6);
+        bool revoked = sqlite3_column_type(s, 9) != SQLITE_NULL;
+        json_array_append_new(arr, json_pack(
+            "{s:o,s:o,s:o,s:o,s:o,s:I,s:o,s:I,s:b,s:o,s:o,s:b,s:b}",
+            "txid", col_hex(s, 0), "grantee", grantee,
+            "hi_types", hi_types_json((unsigned)sqlite3_column_int(s, 3)),
+            "from", col_date(s, 4), "to", col_date(s, 5), "expires", (json_int_t)expires,
+            "purpose", col_text(s, 7), "time", (json_int_t)sqlite3_column_int64(s, 8),
+            "revoked", revoked, "revoked_txid", col_hex(s, 9),
+            "revoked_time", sqlite3_column_type(s, 10) == SQLITE_NULL
+                                ? json_null() : json_integer(sqlite3_column_int64(s, 10)),
+            "expired", now_ms >= expires, "active", !revoked && now_ms < expires));
+    }
+    sqlite3_finalize(s);
+    if (rc != SQLITE_DONE) {
+        json_decref(arr);
+        return db_error(l, err, "reading consents");
+    }
+    *out = arr;
+    return PC_OK;
+}
+
+int pc_ledger_emergencies_json(pc_ledger *l, const uint8_t patient[32],
+                               int64_t now_ms, json_t **out, pc_error *err)
+{
+    *out = NULL;
+    sqlite3_stmt *s = prep(l, "SELECT e.txid, e.doctor, s.name, e.hospital, e.reason, e.opened,"
+                              " e.expires FROM emergencies e LEFT JOIN staff s ON s.key = e.doctor"
+                              " WHERE e.patient = ? ORDER BY e.opened DESC", err);
+    if (s == NULL)
+        return PC_EIO;
+    sqlite3_bind_blob(s, 1, patient, 32, SQLITE_STATIC);
+    json_t *arr = json_array();
+    int rc;
+    while ((rc = sqlite3_step(s)) == SQLITE_ROW) {
+        int64_t opened = sqlite3_column_int64(s, 5), expires = sqlite3_column_int64(s, 6);
+        json_array_append_new(arr, json_pack("{s:o,s:o,s:o,s:o,s:o,s:I,s:I,s:b}",
+            "txid", col_hex(s, 0), "doctor", col_b64(s, 1), "doctor_name", col_text(s, 2),
+            "hospital", col_text(s, 3), "reason", col_text(s, 4), "opened", (json_int_t)opened,
+            "expires", (json_int_t)expires, "open", now_ms >= opened && now_ms < expires));
+    }
+    sqlite3_finalize(s);
+    if (rc != SQLITE_DONE) {
+        json_decref(arr);
+        return db_error(l, err, "reading emergencies");
+    }
+    *out = arr;
+    return PC_OK;
+}
+
+int pc_ledger_access_log_json(pc_ledger *l, const uint8_t patient[32],
+                              json_t **out, pc_error *err)
+{
+    *out = NULL;
+    sqlite3_stmt *s = prep(l, "SELECT a.txid, a.time, a.reader, s.name, s.hospital, a.custodian,"
+                              " a.records, a.basis, a.ref, s.role FROM access_log a"
+                              " LEFT JOIN staff s ON s.key = a.reader"
+                              " WHERE a.patient = ? ORDER BY a.time DESC, a.height DESC", err);
+    if (s == NULL)
+        return PC_EIO;
+    sqlite3_bind_blob(s, 1, patient, 32, SQLITE_STATIC);
+    json_t *arr = json_array();
+    int rc;
+    while ((rc = sqlite3_step(s)) == SQLITE_ROW) {
+        const char *basis = (const char *)sqlite3_column_text(s, 7);
+        json_error_t je;
+        json_t *recs = json_loads((const char *)sqlite3_column_text(s, 6), 0, &je);
+        json_array_append_new(arr, json_pack("{s:o,s:I,s:o,s:o,s:o,s:o,s:o,s:o,s:s,s:o,s:b}",
+            "txid", col_hex(s, 0), "time", (json_int_t)sqlite3_column_int64(s, 1),
+            "reader", col_b64(s, 2), "reader_name", col_text(s, 3),
+            "reader_hospital", col_text(s, 4), "reader_role", col_text(s, 9),
+            "custodian", col_text(s, 5), "records", recs ? recs : json_array(), "basis", basis,
+            "ref", col_hex(s, 8), "emergency", strcmp(basis, "emergency") == 0));
+    }
+    sqlite3_finalize(s);
+    if (rc != SQLITE_DONE) {
+        json_decref(arr);
+        return db_error(l, err, "reading the access log");
+    }
+    *out = arr;
+    return PC_OK;
+}
+
+int pc_ledger_hospitals_json(pc_ledger *l, json_t **out, pc_error *err)
+{
+    *out = NULL;
+    sqlite3_stmt *s = prep(l, "SELECT id, name, key, endpoint, active, since,"
+                              " (SELECT count(*) FROM staff st WHERE st.hospital = h.id AND st.active = 1)"
+                              " FROM hospitals h ORDER BY since, id", err);
+    if (s == NULL)
+        return PC_EIO;
+    json_t *arr = json_array();
+    while (sqlite3_step(s) == SQLITE_ROW)
+        json_array_append_new(arr, json_pack("{s:o,s:o,s:o,s:o,s:s,s:I,s:I}",
+            "id", col_text(s, 0), "name", col_text(s, 1), "key", col_b64(s, 2),
+            "endpoint", col_text(s, 3), "status", sqlite3_column_int(s, 4) ? "active" : "suspended",
+            "since", (json_int_t)sqlite3_column_int64(s, 5),
+            "staff", (json_int_t)sqlite3_column_int64(s, 6)));
+    sqlite3_finalize(s);
+    *out = arr;
+    return PC_OK;
+}
+
+int pc_ledger_staff_json(pc_ledger *l, const char *hospital, json_t **out,
+                         pc_error *err)
+{
+    *out = NULL;
+    sqlite3_stmt *s = prep(l, "SELECT key, name, role, regno, hospital, active, since FROM staff"
+                              " WHERE ?1 IS NULL OR hospital = ?1 ORDER BY hospital, since, name", err);
+    if (s == NULL)
+        return PC_EIO;
+    if (hospital != NULL)
+        sqlite3_bind_text(s, 1, hospital, -1, SQLITE_STATIC);
+    json_t *arr = json_array();
+    while (sqlite3_step(s) == SQLITE_ROW)
+        json_array_append_new(arr, json_pack("{s:o,s:o,s:o,s:o,s:o,s:s,s:I}",
+            "key", col_b64(s, 0), "name", col_text(s, 1), "role", col_text(s, 2),
+            "regno", col_text(s, 3), "hospital", col_text(s, 4),
+            "status", sqlite3_column_int(s, 5) ? "active" : "revoked",
+            "since", (json_int_t)sqlite3_column_int64(s, 6)));
+    sqlite3_finalize(s);
+    *out = arr;
+    return PC_OK;
+}
+
+/* ------------------------------------------------------------------------ */
+/* Digest, stored proposals, verify                                          */
+/* ------------------------------------------------------------------------ */
+
+int pc_ledger_state_digest(pc_ledger *l, uint8_t out[32], pc_error *err)
+{
+    crypto_hash_sha256_state st;
+    crypto_hash_sha256_init(&st);
+    for (size_t t = 0; STATE_TABLES[t] != NULL; t++) {
+        sqlite3_stmt *s = prep(l, STATE_TABLES[t], err);
+        if (s == NULL)
+            return PC_EIO;
+        int cols = sqlite3_column_count(s);
+        int rc;
+        while ((rc = sqlite3_step(s)) == SQLITE_ROW) {
+            for (int c = 0; c < cols; c++) {
+                uint8_t tag = (uint8_t)sqlite3_column_type(s, c);
+                const void *p = sqlite3_column_blob(s, c);
+                uint32_t n = (uint32_t)sqlite3_column_bytes(s, c);
+                uint8_t len[4] = {(uint8_t)(n >> 24), (uint8_t)(n >> 16), (uint8_t)(n >> 8), (uint8_t)n};
+                crypto_hash_sha256_update(&st, &tag, 1);
+                crypto_hash_sha256_update(&st, len, 4);
+                if (n > 0)
+                    crypto_hash_sha256_update(&st, p, n);
+            }
+        }
+        sqlite3_finalize(s);
+        if (rc != SQLITE_DONE)
+            return db_error(l, err, "hashing the state");
+        crypto_hash_sha256_update(&st, (const uint8_t *)"|", 1);
+    }
+    crypto_hash_sha256_final(&st, out);
+    return PC_OK;
+}
+
+/* Load the stored block at height as a proposal (txs parsed from their stored
+ * bytes, signatures unchecked), with its stored hash, header and position. */
+static int load_block(pc_ledger *l, sqlite3_stmt *blk, sqlite3_stmt *txq, uint64_t height,
+                      pc_proposal *p, uint64_t *pos, uint8_t hash[32], pc_buf *header,
+                      uint8_t **verdicts, pc_error *err)
+{
+    memset(p, 0, sizeof *p);
+    sqlite3_bind_int64(blk, 1, (sqlite3_int64)height);
+    int rc = sqlite3_step(blk);
+    if (rc != SQLITE_ROW) {
+        pc_stmt_done(blk);
+        return rc == SQLITE_DONE ? pc_error_set(err, PC_ENOTFOUND, "block %llu is missing",
+                                                (unsigned long long)height)
+                                 : db_error(l, err, "reading a block");
+    }
+    int hl = sqlite3_column_bytes(blk, 0) == 32;
+    if (hl)
+        memcpy(hash, sqlite3_column_blob(blk, 0), 32);
+    int ok = hl && pc_buf_append(header, sqlite3_column_blob(blk, 1),
+                                 (size_t)sqlite3_column_bytes(blk, 1)) == PC_OK;
+    size_t plen = (size_t)sqlite3_column_bytes(blk, 2);
+    p->header = malloc(plen + 1);
+    if (p->header != NULL) {
+        memcpy(p->header, sqlite3_column_blob(blk, 2), plen);
+        p->header[plen] = '\0';
+        p->header_len = plen;
+    }
+    if (sqlite3_column_bytes(blk, 3) == 64)
+        memcpy(p->sig, sqlite3_column_blob(blk, 3), 64);
+    *pos = (uint64_t)sqlite3_column_int64(blk, 4);
+    int64_t first = sqlite3_column_int64(blk, 5), ntx = sqlite3_column_int64(blk, 6);
+    pc_stmt_done(blk);
+    if (!ok || p->header == NULL || ntx < 0 || ntx > 10000000) {
+        pc_proposal_free(p);
+        return pc_error_set(err, PC_ESTATE, "block %llu: stored row is malformed",
+                            (unsigned long long)height);
+    }
+    /* Parse the stored proposal header (count must match the stored rows). */
+    json_t *h = NULL;
+    rc = pc_json_parse((const char *)p->header, plen, &h, err);
+    if (rc == PC_OK) {
+        json_int_t seq = -1, time = -1, cnt = -1, v = 0;
+        const char *net = NULL, *prop = NULL, *root = NULL;
+        json_error_t je;
+        if (json_unpack_ex(h, &je, JSON_STRICT, "{s:I,s:s,s:s,s:I,s:I,s:I,s:s}", "v", &v,
+                           "net", &net, "proposer", &prop, "seq", &seq, "time", &time,
+                           "count", &cnt, "txroot", &root) != 0 ||
+            strlen(net) > PC_NET_MAX || strlen(prop) > 32 || cnt != ntx ||
+            pc_hex_decode_exact(p->txroot, 32, root) != 0) {
+            rc = pc_error_set(err, PC_ESTATE, "block %llu: stored proposal header is malformed",
+                              (unsigned long long)height);
+        } else {
+            snprintf(p->net, sizeof p->net, "%s", net);
+            snprintf(p->proposer, sizeof p->proposer, "%s", prop);
+            p->seq = (uint64_t)seq;
+            p->time = time;
+        }
+        json_decref(h);
+    }
+    if (rc != PC_OK) {
+        pc_proposal_free(p);
+        return rc;
+    }
+    pc_sha256_tagged(p->hash, PC_DOMAIN_PROPOSAL, p->header, p->header_len);
+    p->txs = calloc((size_t)(ntx ? ntx : 1), sizeof *p->txs);
+    *verdicts = calloc((size_t)(ntx ? ntx : 1), 1);
+    if (p->txs == NULL || *verdicts == NULL) {
+        pc_proposal_free(p);
+        return pc_error_set(err, PC_ENOMEM, "out of memory");
+    }
+    sqlite3_bind_int64(txq, 1, first);
+    sqlite3_bind_int64(txq, 2, first + ntx);
+    int64_t n = 0;
+    while ((rc = sqlite3_step(txq)) == SQLITE_ROW && n < ntx) {
+        (*verdicts)[n] = (uint8_t)sqlite3_column_int(txq, 2);
+        rc = tx_from_row(txq, 0, 1, &p->txs[n], err);
+        if (rc != PC_OK) {
+            pc_stmt_done(txq);
+            pc_proposal_free(p);
+            return pc_error_set(err, PC_ESTATE, "block %llu: transaction %lld is malformed: %s",
+                                (unsigned long long)height, (long long)n, err ? err->msg : "");
+        }
+        p->ntx = (size_t)++n;
+    }
+    pc_stmt_done(txq);
+    if (n != ntx) {
+        pc_proposal_free(p);
+        return pc_error_set(err, PC_ESTATE, "block %llu: %lld of %lld transactions are stored",
+                            (unsigned long long)height, (long long)n, (long long)ntx);
+    }
+    return PC_OK;
+}
+
+int pc_ledger_block_proposal(pc_ledger *l, uint64_t height, pc_buf *wire,
+                             uint64_t *pos, pc_error *err)
+{
+    sqlite3_stmt *blk = prep(l, "SELECT hash, header, proposal, proposal_sig, pos, first_tx, ntx"
+                                " FROM blocks WHERE height = ?", err);
+    sqlite3_stmt *txq = prep(l, "SELECT canon, sigs, verdict FROM txs WHERE seq >= ? AND seq < ?"
+                                " ORDER BY seq", err);
+    int rc = PC_EIO;
+    if (blk != NULL && txq != NULL) {
+        pc_proposal p;
+        uint8_t hash[32], *verdicts = NULL;
+        pc_buf header;
+        pc_buf_init(&header);
+        rc = load_block(l, blk, txq, height, &p, pos, hash, &header, &verdicts, err);
+        if (rc == PC_OK) {
+            rc = pc_proposal_encode(&p, wire);
+            pc_proposal_free(&p);
+            free(verdicts);
+        }
+        pc_buf_free(&header);
+    }
+    sqlite3_finalize(blk);
+    sqlite3_finalize(txq);
+    return rc;
+}
+
+int pc_ledger_verify(const char *path, int threads, pc_progress_fn progress,
+                     void *ctx, uint64_t *nblocks, uint64_t *ntx, pc_error *err)
+{
+    pc_ledger *src = NULL, *fresh = NULL;
+    sqlite3_stmt *blk = NULL, *txq = NULL;
+    char tmpl[] = "/tmp/parcha-verify-XXXXXX";
+    char tmpdb[sizeof tmpl + 16] = "";
+    *nblocks = *ntx = 0;
+    int rc = pc_ledger_open(path, PC_LEDGER_READONLY, &src, err);
+    if (rc != PC_OK)
+        return rc;
+    pc_head head;
+    rc = pc_ledger_head(src, &head, err);
+    if (rc != PC_OK)
+        goto done;
+    if (!head.has_genesis) {
+        rc = pc_error_set(err, PC_ESTATE, "ledger %s has no genesis block", path);
+        goto done;
+    }
+    if (mkdtemp(tmpl) == NULL) {
+        rc = pc_error_set(err, PC_EIO, "cannot make a temporary folder for the replay");
+        goto done;
+    }
+    snprintf(tmpdb, sizeof tmpdb, "%s/replay.db", tmpl);
+    rc = pc_ledger_open(tmpdb, PC_LEDGER_CREATE, &fresh, err);
+    if (rc != PC_OK)
+        goto done;
+    fresh->verify_threads = threads > 0 ? threads : 1;
+    /* The replay is scratch: durability would only slow it down. */
+    sqlite3_exec(fresh->db, "PRAGMA synchronous=OFF", NULL, NULL, NULL);
+    blk = prep(src, "SELECT hash, header, proposal, proposal_sig, pos, first_tx, ntx"
+                    " FROM blocks WHERE height = ?", err);
+    txq = prep(src, "SELECT canon, sigs, verdict FROM txs WHERE seq >= ? AND seq < ? ORDER BY seq", err);
+    if (blk == NULL || txq == NULL) {
+        rc = PC_EIO;
+        goto done;
+    }
+    for (uint64_t h = 0; h <= head.height; h++) {
+        pc_proposal p;
+        uint64_t pos;
+        uint8_t stored_hash[32], *verdicts = NULL, computed[32];
+        pc_buf header;
+        pc_buf_init(&header);
+        rc = load_block(src, blk, txq, h, &p, &pos, stored_hash, &header, &verdicts, err);
+        if (rc != PC_OK) {
+            pc_buf_free(&header);
+            goto done;
+        }
+        pc_sha256_tagged(computed, PC_DOMAIN_BLOCK, header.data, header.len);
+        pc_block_result res;
+        if (sodium_memcmp(computed, stored_hash, 32) != 0) {
+            rc = pc_error_set(err, PC_ECRYPTO, "block %llu: stored header does not hash to the stored block hash",
+                              (unsigned long long)h);
+        } else {
+            uint8_t root[32];
+            uint8_t (*ids)[32] = malloc((p.ntx ? p.ntx : 1) * 32);
+            for (size_t i = 0; ids != NULL && i < p.ntx; i++)
+                memcpy(ids[i], p.txs[i].txid, 32);
+            if (ids == NULL || pc_merkle_root((const uint8_t(*)[32])ids, p.ntx, root) != PC_OK)
+                rc = pc_error_set(err, PC_ENOMEM, "out of memory");
+            else if (sodium_memcmp(root, p.txroot, 32) != 0)
+                rc = pc_error_set(err, PC_ECRYPTO,
+                                  "block %llu: transactions do not match the Merkle root (a stored transaction was altered)",
+                                  (unsigned long long)h);
+            free(ids);
+        }
+        if (rc == PC_OK) {
+            rc = pc_ledger_apply(fresh, &p, pos, &res, err);
+            if (rc != PC_OK) {
+                char why[sizeof err->msg];
+                snprintf(why, sizeof why, "%s", err ? err->msg : "");
+                rc = pc_error_set(err, rc, "block %llu: replay refused it: %s", (unsigned long long)h, why);
+            } else {
+                if (sodium_memcmp(res.hash, stored_hash, 32) != 0) {
+                    size_t bad = 0;
+                    while (bad < p.ntx && res.verdicts[bad] == verdicts[bad])
+                        bad++;
+                    if (bad < p.ntx)
+                        rc = pc_error_set(err, PC_ECRYPTO,
+                                          "block %llu: transaction %zu replays to verdict %s but the ledger stored %s",
+                                          (unsigned long long)h, bad, pc_verdict_name(res.verdicts[bad]),
+                                          pc_verdict_name(verdicts[bad]));
+                    else
+                        rc = pc_error_set(err, PC_ECRYPTO,
+                                          "block %llu: replay gives a different block hash than the one stored",
+                                          (unsigned long long)h);
+                }
+                *ntx += p.ntx;
+                pc_block_result_free(&res);
+            }
+        }
+        pc_proposal_free(&p);
+        free(verdicts);
+        pc_buf_free(&header);
+        if (rc != PC_OK)
+            goto done;
+        *nblocks = h + 1;
+        if (progress != NULL && (h % 64 == 0 || h == head.height))
+            progress(ctx, h + 1, head.height + 1);
+    }
+    uint8_t d1[32], d2[32];
+    rc = pc_ledger_state_digest(src, d1, err);
+    if (rc == PC_OK)
+        rc = pc_ledger_state_digest(fresh, d2, err);
+    if (rc == PC_OK && sodium_memcmp(d1, d2, 32) != 0)
+        rc = pc_error_set(err, PC_ESTATE,
+                          "the stored state differs from the state replayed from the blocks (state tables were altered)");
+done:
+    sqlite3_finalize(blk);
+    sqlite3_finalize(txq);
+    pc_ledger_close(src);
+    pc_ledger_close(fresh);
+    if (tmpdb[0] != '\0') {
+        char side[sizeof tmpdb + 8];
+        unlink(tmpdb);
+        snprintf(side, sizeof side, "%s-wal", tmpdb);
+        unlink(side);
+        snprintf(side, sizeof side, "%s-shm", tmpdb);
+        unlink(side);
+        rmdir(tmpl);
+    }
+    return rc;
+}

@@ -1,0 +1,41 @@
+/* Internal view of a pc_ledger shared by the store (ledger.c: schema, queries,
+ * verify) and the rules (ledger/apply.c). Not a public header. */
+#ifndef PARCHA_LEDGER_INTERNAL_H
+#define PARCHA_LEDGER_INTERNAL_H
+
+#include <sqlite3.h>
+#include "parcha/ledger.h"
+
+/* Prepared statements, made once per handle on first use. */
+typedef enum stmt_id {
+    S_HEAD_GET, S_HEAD_PUT, S_BLOCK_PUT, S_TX_PUT, S_TX_EXISTS,
+    S_HOSP_GET, S_HOSP_BY_KEY, S_HOSP_PUT, S_HOSP_SET_ACTIVE, S_HOSP_COUNT_ACTIVE,
+    S_STAFF_GET, S_STAFF_PUT, S_STAFF_SET_ACTIVE,
+    S_PATIENT_EXISTS, S_PATIENT_PUT,
+    S_RECORD_GET, S_RECORD_PUT,
+    S_CONSENT_GET, S_CONSENT_PUT, S_CONSENT_REVOKE,
+    S_EMERGENCY_PUT, S_ACCESS_PUT,
+    S_COUNT
+} stmt_id;
+
+struct pc_ledger {
+    sqlite3 *db;
+    sqlite3_stmt *stmts[S_COUNT];
+    int readonly;
+    int verify_threads; /* threads for signature checks in apply */
+};
+
+/* The prepared statement for id (NULL on a prepare failure, logged in err). */
+sqlite3_stmt *pc_ledger_stmt(pc_ledger *l, stmt_id id);
+
+/* Apply the rule of one transaction against state inside the open SQLite
+ * transaction. Returns a pc_verdict (PC_V_OK when applied), or -1 on a
+ * database failure (err set): the caller rolls the block back. */
+int pc_apply_tx(pc_ledger *l, const pc_tx *tx, const pc_head *head,
+                const pc_policy *pol, int64_t block_time, uint64_t height,
+                pc_error *err);
+
+/* Reset and clear bindings of a statement after use. */
+void pc_stmt_done(sqlite3_stmt *s);
+
+#endif
