@@ -1,0 +1,86 @@
+/* The parchad node: data folder, hosted hospital keys, ledger handles (one
+ * writer for the applier, a pool of readers for HTTP threads), the vault, the
+ * mempool, the proposer thread and the orderer's delivery callback that
+ * applies blocks and wakes waiting requests. The HTTP layer (node_http.h)
+ * sits on top and only calls the functions below. */
+#ifndef PARCHA_NODE_CORE_H
+#define PARCHA_NODE_CORE_H
+
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdbool.h>
+#include "parcha/crypto.h"
+#include "parcha/httpsig.h"
+#include "parcha/ledger.h"
+#include "parcha/orderer.h"
+#include "parcha/tx.h"
+#include "parcha/vault.h"
+#include "node/node_config.h"
+#include "node/node_mempool.h"
+#include "node/node_metrics.h"
+
+#define PC_NODE_VERSION "0.1.0"
+#define PC_NODE_COMMIT_TIMEOUT_MS 10000 /* POST waits this long, then 504 */
+
+typedef struct pc_node pc_node;
+
+/* Open everything and start the pipeline (verifiers, proposer, orderer
+ * delivery). cfg must outlive the node. On failure everything opened is
+ * closed again and err says what went wrong. */
+int pc_node_open(pc_node_config *cfg, pc_node **out, pc_error *err) PC_MUST_USE;
+
+/* Stop taking transactions, propose what was admitted, let the orderer
+ * deliver and apply it, stop the orderer, fail any waiter left. Requests
+ * arriving afterwards get PC_EUNAVAIL. Idempotent. */
+void pc_node_stop(pc_node *n);
+/* Close the databases, wipe the keys, free. Call after the HTTP server has
+ * stopped (no thread may use n afterwards). */
+void pc_node_close(pc_node *n);
+
+/* Set once the node hit an error it cannot continue after (a block that would
+ * not apply). The main thread is sent SIGUSR1 at the same moment. */
+bool pc_node_failed(pc_node *n);
+
+/* ---- used by the HTTP layer ---- */
+
+const pc_node_config *pc_node_cfg(pc_node *n);
+pc_metrics *pc_node_metrics(pc_node *n);
+pc_mempool *pc_node_mempool(pc_node *n);
+pc_httpsig_replay *pc_node_replay(pc_node *n);
+const pc_policy *pc_node_policy(pc_node *n);
+
+/* A snapshot of the head as of the last applied block. */
+void pc_node_head(pc_node *n, pc_head *out);
+
+/* Borrow a reader handle (blocks while all are busy) and give it back. */
+pc_ledger *pc_node_reader(pc_node *n);
+void pc_node_reader_release(pc_node *n, pc_ledger *l);
+
+/* The key pair of a hospital this node hosts, or NULL. */
+const pc_keypair *pc_node_hosted_key(pc_node *n, const char *hospital);
+
+/* vault.db, serialised by a mutex. */
+int pc_node_vault_put(pc_node *n, const char *record_id, const char *custodian,
+                      const uint8_t patient[32], const uint8_t *blob, size_t len,
+                      const uint8_t sealed[PC_SEALED_KEY_LEN], pc_error *err)
+    PC_MUST_USE;
+int pc_node_vault_get(pc_node *n, const char *record_id, pc_buf *blob,
+                      uint8_t sealed[PC_SEALED_KEY_LEN], char custodian[33],
+                      pc_error *err) PC_MUST_USE;
+
+/* The stateless admission checks alone: right network, time within the
+ * policy window of the node's clock. PC_OK or PC_EINVAL with *reason set. */
+int pc_node_check_tx(pc_node *n, const pc_tx *tx, pc_admit_reason *reason,
+                     pc_error *err) PC_MUST_USE;
+
+/* Admission of a parsed transaction: right network, time within the policy
+ * window of the node's clock, txid neither pending nor committed. On PC_OK
+ * *tx has moved into the mempool (zeroed here) and w (may be NULL) is
+ * attached; signatures are verified on the pool unless tx->sigs_checked.
+ * Otherwise *tx is untouched, *reason says why (for metrics and the error
+ * slug) and the code is PC_EINVAL (wrong network / time), PC_EEXIST
+ * (duplicate), PC_EUNAVAIL (busy or stopping) or PC_EIO. */
+int pc_node_admit(pc_node *n, pc_tx *tx, pc_mp_waiter *w, pc_admit_reason *reason,
+                  pc_error *err) PC_MUST_USE;
+
+#endif

@@ -1,0 +1,1278 @@
+/* parchad's HTTP API on libmicrohttpd (docs/api.md).
+ *
+ * Threading: MHD runs one thread per connection (MHD_USE_THREAD_PER_CONNECTION
+ * with an internal polling thread for accepts), so a handler may block on a
+ * condition variable until its transaction commits; there is no
+ * suspend/resume and no second event loop to keep in step. A connection
+ * timeout drops clients that send half a request and vanish; a connection
+ * limit and a 1 MiB body cap bound what one client can take.
+ *
+ * Request life: the URI-log callback runs first with the raw request target
+ * and creates the per-request context (so routes and signatures see the path
+ * and query exactly as sent); the access handler gathers the body (refusing
+ * more than 1 MiB with 413), then dispatches on the route table
+ * (node_route.h) once the body is complete; the completion callback frees
+ * the context. Every response is counted by status for /metrics, and every
+ * error is JSON: {"error":{"code","message"}}. */
+#include "node/node_http.h"
+
+#include <arpa/inet.h>
+#include <inttypes.h>
+#include <math.h>
+#include <netdb.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <time.h>
+#include <unistd.h>
+#include <microhttpd.h>
+#include <sodium.h>
+
+#include "parcha/access.h"
+#include "parcha/encode.h"
+#include "parcha/healthid.h"
+#include "parcha/httpsig.h"
+#include "parcha/jcs.h"
+#include "node/node_log.h"
+#include "node/node_route.h"
+#include "node/node_static.h"
+
+struct pc_http {
+    pc_node *n;
+    struct MHD_Daemon *d;
+    MHD_socket quiesced; /* listen socket handed back by quiesce; closed at stop */
+    atomic_uint_fast64_t conns;
+};
+
+typedef struct req {
+    char *uri;      /* raw request target (path and query), malloc'd */
+    pc_buf body;
+    bool started;
+    bool too_big;
+    int64_t t0_ns;  /* monotonic, when the request line arrived */
+} req;
+
+static int64_t mono_ns(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (int64_t)ts.tv_sec * 1000000000LL + ts.tv_nsec;
+}
+
+/* ------------------------------------------------------------------------ */
+/* Responses                                                                 */
+/* ------------------------------------------------------------------------ */
+
+/* Queue a response and count it. Takes ownership of resp. */
+static enum MHD_Result queue(pc_http *h, struct MHD_Connection *c, unsigned status,
+                             struct MHD_Response *resp)
+{
+    if (resp == NULL) {
+        pc_node_log("error", "out of memory building an HTTP response");
+        return MHD_NO;
+    }
+    MHD_add_response_header(resp, "X-Content-Type-Options", "nosniff");
+    pc_metrics_http(pc_node_metrics(h->n), status);
+    enum MHD_Result rc = MHD_queue_response(c, status, resp);
+    MHD_destroy_response(resp);
+    return rc;
+}
+
+/* Send a malloc'd body (ownership taken). */
+static enum MHD_Result send_body(pc_http *h, struct MHD_Connection *c, unsigned status,
+                                 const char *ctype, char *body, size_t len,
+                                 const char *hname, const char *hvalue)
+{
+    struct MHD_Response *resp =
+        MHD_create_response_from_buffer(len, body, MHD_RESPMEM_MUST_FREE);
+    if (resp == NULL) {
+        free(body);
+        return queue(h, c, status, NULL);
+    }
+    MHD_add_response_header(resp, MHD_HTTP_HEADER_CONTENT_TYPE, ctype);
+    MHD_add_response_header(resp, MHD_HTTP_HEADER_CACHE_CONTROL, "no-store");
+    if (hname != NULL)
+        MHD_add_response_header(resp, hname, hvalue);
+    return queue(h, c, status, resp);
+}
+
+/* Send a JSON value (reference stolen). */
+static enum MHD_Result send_json_h(pc_http *h, struct MHD_Connection *c, unsigned status,
+                                   json_t *obj, const char *hname, const char *hvalue)
+{
+    char *text = obj != NULL ? json_dumps(obj, JSON_COMPACT) : NULL;
+    json_decref(obj);
+    if (text == NULL) {
+        const char *oom = "{\"error\":{\"code\":\"unavailable\",\"message\":\"the node is out of memory\"}}";
+        text = strdup(oom);
+        status = MHD_HTTP_SERVICE_UNAVAILABLE;
+        if (text == NULL)
+            return MHD_NO;
+    }
+    size_t len = strlen(text);
+    return send_body(h, c, status, "application/json", text, len, hname, hvalue);
+}
+
+static enum MHD_Result send_json(pc_http *h, struct MHD_Connection *c, unsigned status,
+                                 json_t *obj)
+{
+    return send_json_h(h, c, status, obj, NULL, NULL);
+}
+
+/* {"error":{"code":code,"message":msg, ...extra members}} (extra stolen, may be NULL). */
+static json_t *error_obj(const char *code, const char *msg, json_t *extra)
+{
+    json_t *e = json_pack("{s:s,s:s}", "code", code, "message", msg);
+    if (e != NULL && extra != NULL)
+        json_object_update(e, extra);
+    json_decref(extra);
+    return json_pack("{s:o}", "error", e);
+}
+
+static enum MHD_Result send_error(pc_http *h, struct MHD_Connection *c, unsigned status,
+                                  const char *code, const char *fmt, ...) PC_PRINTF(5, 6);
+static enum MHD_Result send_error(pc_http *h, struct MHD_Connection *c, unsigned status,
+                                  const char *code, const char *fmt, ...)
+{
+    char msg[512];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(msg, sizeof msg, fmt, ap);
+    va_end(ap);
+    if (status >= 500)
+        pc_node_log("warn", "HTTP %u %s: %s", status, code, msg);
+    return send_json(h, c, status, error_obj(code, msg, NULL));
+}
+
+/* Map a ledger/query error to an HTTP answer. */
+static enum MHD_Result send_pc_error(pc_http *h, struct MHD_Connection *c, int code,
+                                     const pc_error *err)
+{
+    const char *msg = err->msg[0] ? err->msg : pc_strerror(code);
+    switch (code) {
+    case PC_ENOTFOUND: return send_error(h, c, MHD_HTTP_NOT_FOUND, "not_found", "%s", msg);
+    case PC_EINVAL: return send_error(h, c, MHD_HTTP_BAD_REQUEST, "bad_field", "%s", msg);
+    case PC_EUNAVAIL: return send_error(h, c, MHD_HTTP_SERVICE_UNAVAILABLE, "unavailable", "%s", msg);
+    default: return send_error(h, c, MHD_HTTP_INTERNAL_SERVER_ERROR, "internal", "%s", msg);
+    }
+}
+
+/* ------------------------------------------------------------------------ */
+/* Small parsers                                                             */
+/* ------------------------------------------------------------------------ */
+
+/* Strict decimal uint64 (no sign, no spaces, at most 19 digits). */
+static bool parse_u64(const char *s, uint64_t *out)
+{
+    if (s == NULL || s[0] == '\0' || strlen(s) > 19)
+        return false;
+    uint64_t v = 0;
+    for (const char *p = s; *p; p++) {
+        if (*p < '0' || *p > '9')
+            return false;
+        v = v * 10 + (uint64_t)(*p - '0');
+    }
+    *out = v;
+    return true;
+}
+
+static const char *query_arg(struct MHD_Connection *c, const char *name)
+{
+    return MHD_lookup_connection_value(c, MHD_GET_ARGUMENT_KIND, name);
+}
+
+/* Optional numeric query argument in [lo, hi]; false (and a 400 sent by the
+ * caller) if present but malformed. */
+static bool query_u64(struct MHD_Connection *c, const char *name, uint64_t lo, uint64_t hi,
+                      uint64_t def, uint64_t *out)
+{
+    const char *v = query_arg(c, name);
+    if (v == NULL) {
+        *out = def;
+        return true;
+    }
+    return parse_u64(v, out) && *out >= lo && *out <= hi;
+}
+
+static void hex32(char out[65], const uint8_t in[32])
+{
+    pc_hex_encode(out, 65, in, 32);
+}
+
+/* Split the raw URI into path (copied into path[]) and query (pointer into
+ * uri after '?', or NULL). */
+static bool split_uri(const char *uri, char *path, size_t pathlen, const char **query)
+{
+    const char *q = strchr(uri, '?');
+    size_t len = q ? (size_t)(q - uri) : strlen(uri);
+    if (len == 0 || len >= pathlen)
+        return false;
+    memcpy(path, uri, len);
+    path[len] = '\0';
+    *query = q ? q + 1 : NULL;
+    return true;
+}
+
+/* Find a non-integral number anywhere in v; writes its JSON pointer. */
+static bool find_nonintegral(const json_t *v, char *path, size_t cap, size_t used,
+                             double *value)
+{
+    if (json_is_real(v)) {
+        double d = json_real_value(v);
+        if (!isfinite(d) || d != floor(d)) {
+            *value = d;
+            return true;
+        }
+        return false;
+    }
+    if (json_is_object(v)) {
+        const char *k;
+        json_t *m;
+        json_object_foreach((json_t *)v, k, m) {
+            int w = snprintf(path + used, cap - used, "/%s", k);
+            size_t nu = (w < 0 || (size_t)w >= cap - used) ? used : used + (size_t)w;
+            if (find_nonintegral(m, path, cap, nu, value))
+                return true;
+            path[used] = '\0';
+        }
+    } else if (json_is_array(v)) {
+        for (size_t i = 0; i < json_array_size(v); i++) {
+            int w = snprintf(path + used, cap - used, "/%zu", i);
+            size_t nu = (w < 0 || (size_t)w >= cap - used) ? used : used + (size_t)w;
+            if (find_nonintegral(json_array_get(v, i), path, cap, nu, value))
+                return true;
+            path[used] = '\0';
+        }
+    }
+    return false;
+}
+
+typedef struct parse_fail {
+    unsigned status;
+    const char *code;
+    pc_admit_reason reason;
+} parse_fail;
+
+/* Classify a failed pc_tx_parse_obj for the error slug. */
+static parse_fail classify_tx_error(int rc, const pc_error *err)
+{
+    if (rc == PC_ETOOBIG || rc == PC_ENOMEM)
+        return (parse_fail){MHD_HTTP_CONTENT_TOO_LARGE, "too_big", PC_AR_TOO_BIG};
+    if (strstr(err->msg, "unknown field") != NULL)
+        return (parse_fail){MHD_HTTP_BAD_REQUEST, "unknown_field", PC_AR_UNKNOWN_FIELD};
+    if (strstr(err->msg, "non-integral") != NULL)
+        return (parse_fail){MHD_HTTP_BAD_REQUEST, "non_integral", PC_AR_NON_INTEGRAL};
+    return (parse_fail){MHD_HTTP_BAD_REQUEST, "bad_field", PC_AR_BAD_FIELD};
+}
+
+/* Parse a transaction object in client form, answering the client on
+ * failure. Returns true with *tx filled on success. prefix names the
+ * object's place in the body for messages ("" or "tx."). */
+static bool parse_tx_obj(pc_http *h, struct MHD_Connection *c, const json_t *obj,
+                         const char *prefix, pc_tx *tx, enum MHD_Result *ret)
+{
+    pc_metrics *m = pc_node_metrics(h->n);
+    char path[256] = "";
+    double d = 0;
+    if (find_nonintegral(obj, path, sizeof path, 0, &d)) {
+        pc_metrics_admission_reject(m, PC_AR_NON_INTEGRAL);
+        *ret = send_error(h, c, MHD_HTTP_BAD_REQUEST, "non_integral",
+                          "%snon-integral number %.17g at %s: signed JSON carries integers only",
+                          prefix, d, path[0] ? path : "/");
+        return false;
+    }
+    pc_error err;
+    pc_error_clear(&err);
+    int rc = pc_tx_parse_obj(obj, tx, &err);
+    if (rc != PC_OK) {
+        parse_fail f = classify_tx_error(rc, &err);
+        pc_metrics_admission_reject(m, f.reason);
+        *ret = send_error(h, c, f.status, f.code, "%s%s", prefix, err.msg);
+        return false;
+    }
+    return true;
+}
+
+/* Parse the request body as JSON, answering 400 bad_json on failure. */
+static bool parse_body_json(pc_http *h, struct MHD_Connection *c, req *r, json_t **out,
+                            enum MHD_Result *ret)
+{
+    pc_error err;
+    pc_error_clear(&err);
+    if (r->body.len == 0) {
+        pc_metrics_admission_reject(pc_node_metrics(h->n), PC_AR_BAD_JSON);
+        *ret = send_error(h, c, MHD_HTTP_BAD_REQUEST, "bad_json", "the request body is empty; send a JSON object");
+        return false;
+    }
+    if (pc_json_parse((const char *)r->body.data, r->body.len, out, &err) != PC_OK) {
+        pc_metrics_admission_reject(pc_node_metrics(h->n), PC_AR_BAD_JSON);
+        *ret = send_error(h, c, MHD_HTTP_BAD_REQUEST, "bad_json", "%s", err.msg);
+        return false;
+    }
+    return true;
+}
+
+/* ------------------------------------------------------------------------ */
+/* Submitting and waiting                                                    */
+/* ------------------------------------------------------------------------ */
+
+/* Admit tx and wait as asked. On success *state is PC_MP_QUEUED/PROPOSED
+ * (wait == false) or PC_MP_COMMITTED and *w holds the result; otherwise an
+ * error answer has been queued in *ret and false is returned. tx is consumed
+ * in every case. The caller destroys w. */
+static bool submit_wait(pc_http *h, struct MHD_Connection *c, pc_tx *tx, bool wait,
+                        pc_mp_waiter *w, enum MHD_Result *ret)
+{
+    pc_node *n = h->n;
+    pc_mempool *mp = pc_node_mempool(n);
+    char txid[65];
+    hex32(txid, tx->txid);
+    pc_error err;
+    pc_error_clear(&err);
+    pc_admit_reason reason = PC_AR_UNAVAILABLE;
+    int rc = pc_node_admit(n, tx, w, &reason, &err);
+    if (rc != PC_OK) {
+        pc_tx_free(tx);
+        pc_metrics_admission_reject(pc_node_metrics(n), reason);
+        switch (reason) {
+        case PC_AR_WRONG_NETWORK:
+        case PC_AR_TIME_WINDOW:
+            *ret = send_error(h, c, MHD_HTTP_BAD_REQUEST, pc_admit_reason_name(reason), "%s", err.msg);
+            break;
+        case PC_AR_DUPLICATE:
+            *ret = send_json(h, c, MHD_HTTP_CONFLICT,
+                             error_obj("duplicate", err.msg, json_pack("{s:s}", "txid", txid)));
+            break;
+        default:
+            *ret = send_error(h, c, MHD_HTTP_SERVICE_UNAVAILABLE, "unavailable", "%s", err.msg);
+            break;
+        }
+        return false;
+    }
+    int64_t deadline = pc_mono_ms() + PC_NODE_COMMIT_TIMEOUT_MS;
+    int state = pc_mempool_wait(mp, w, wait ? PC_MP_COMMITTED : PC_MP_QUEUED, deadline);
+    if (state < PC_MP_COMMITTED && (wait || state < PC_MP_QUEUED)) {
+        pc_mempool_detach(mp, w);
+        state = w->state; /* stable now */
+    }
+    if (state == PC_MP_FAILED) {
+        if (w->fail_code == PC_ECRYPTO)
+            *ret = send_error(h, c, MHD_HTTP_UNAUTHORIZED, "bad_signature", "%s", w->fail_msg);
+        else
+            *ret = send_error(h, c, MHD_HTTP_SERVICE_UNAVAILABLE, "unavailable", "%s", w->fail_msg);
+        return false;
+    }
+    if (wait && state < PC_MP_COMMITTED) {
+        *ret = send_json(h, c, MHD_HTTP_GATEWAY_TIMEOUT,
+                         error_obj("timeout",
+                                   "the transaction was not committed within 10 s; it may still commit: "
+                                   "check GET /v1/tx/{txid}",
+                                   json_pack("{s:s}", "txid", txid)));
+        return false;
+    }
+    if (!wait && state < PC_MP_QUEUED) {
+        *ret = send_json(h, c, MHD_HTTP_GATEWAY_TIMEOUT,
+                         error_obj("timeout", "the signatures were not checked within 10 s; the node is overloaded",
+                                   json_pack("{s:s}", "txid", txid)));
+        return false;
+    }
+    return true;
+}
+
+/* The answer for a committed transaction: 200 or 422. */
+static enum MHD_Result send_committed(pc_http *h, struct MHD_Connection *c, const pc_mp_waiter *w)
+{
+    char txid[65], block[65];
+    hex32(txid, w->txid);
+    hex32(block, w->block);
+    json_t *o = json_pack("{s:s,s:I,s:I,s:s,s:s}", "txid", txid, "height", (json_int_t)w->height,
+                          "index", (json_int_t)w->index, "verdict", pc_verdict_name(w->verdict),
+                          "block", block);
+    if (w->verdict == PC_V_OK)
+        return send_json(h, c, MHD_HTTP_OK, o);
+    char msg[160];
+    snprintf(msg, sizeof msg, "the transaction was committed but rejected by the ledger rules: %s",
+             pc_verdict_name(w->verdict));
+    json_t *e = error_obj("rejected", msg, json_pack("{s:s}", "verdict", pc_verdict_name(w->verdict)));
+    if (e != NULL && o != NULL)
+        json_object_update(e, o);
+    json_decref(o);
+    return send_json(h, c, MHD_HTTP_UNPROCESSABLE_CONTENT, e);
+}
+
+/* Submit, wait (unless ?wait=0) and answer. */
+static enum MHD_Result finish_tx(pc_http *h, struct MHD_Connection *c, req *r, pc_tx *tx)
+{
+    const char *wv = query_arg(c, "wait");
+    bool wait = true;
+    if (wv != NULL) {
+        if (strcmp(wv, "0") == 0 || strcmp(wv, "false") == 0)
+            wait = false;
+        else if (strcmp(wv, "1") != 0 && strcmp(wv, "true") != 0) {
+            pc_tx_free(tx);
+            return send_error(h, c, MHD_HTTP_BAD_REQUEST, "bad_field", "wait must be 0 or 1");
+        }
+    }
+    pc_mp_waiter w;
+    if (pc_mp_waiter_init(&w) != PC_OK) {
+        pc_tx_free(tx);
+        return send_error(h, c, MHD_HTTP_SERVICE_UNAVAILABLE, "unavailable", "out of memory");
+    }
+    enum MHD_Result ret;
+    if (submit_wait(h, c, tx, wait, &w, &ret)) {
+        if (!wait) {
+            char txid[65];
+            hex32(txid, w.txid);
+            ret = send_json(h, c, MHD_HTTP_ACCEPTED,
+                            json_pack("{s:s,s:s}", "txid", txid, "status", "pending"));
+        } else {
+            pc_hist_observe(&pc_node_metrics(h->n)->commit_latency, mono_ns() - r->t0_ns);
+            ret = send_committed(h, c, &w);
+        }
+    }
+    pc_mp_waiter_destroy(&w);
+    return ret;
+}
+
+/* ------------------------------------------------------------------------ */
+/* Handlers                                                                  */
+/* ------------------------------------------------------------------------ */
+
+typedef struct ctx {
+    pc_http *h;
+    struct MHD_Connection *c;
+    req *r;
+    const char *method;
+    const char *path;
+    const char *query;
+    const pc_route_match *m;
+} ctx;
+
+static enum MHD_Result h_tx_post(const ctx *x)
+{
+    json_t *obj = NULL;
+    enum MHD_Result ret;
+    if (!parse_body_json(x->h, x->c, x->r, &obj, &ret))
+        return ret;
+    pc_tx tx;
+    bool ok = parse_tx_obj(x->h, x->c, obj, "", &tx, &ret);
+    json_decref(obj);
+    if (!ok)
+        return ret;
+    return finish_tx(x->h, x->c, x->r, &tx);
+}
+
+/* txid path parameter -> bytes, or a 400 answer. */
+static bool txid_param(const ctx *x, uint8_t txid[32], enum MHD_Result *ret)
+{
+    if (strlen(x->m->params[0]) != 64 || pc_hex_decode_exact(txid, 32, x->m->params[0]) != 0) {
+        *ret = send_error(x->h, x->c, MHD_HTTP_BAD_REQUEST, "bad_field",
+                          "a txid is 64 lowercase hex characters");
+        return false;
+    }
+    return true;
+}
+
+static enum MHD_Result h_tx_get(const ctx *x, bool raw)
+{
+    uint8_t txid[32];
+    enum MHD_Result ret;
+    if (!txid_param(x, txid, &ret))
+        return ret;
+    pc_error err;
+    pc_error_clear(&err);
+    json_t *out = NULL;
+    pc_ledger *l = pc_node_reader(x->h->n);
+    int rc = raw ? pc_ledger_tx_raw(l, txid, &out, &err) : pc_ledger_tx_json(l, txid, &out, &err);
+    pc_node_reader_release(x->h->n, l);
+    if (rc == PC_OK)
+        return send_json(x->h, x->c, MHD_HTTP_OK, out);
+    if (rc == PC_ENOTFOUND && !raw && pc_mempool_pending(pc_node_mempool(x->h->n), txid))
+        return send_json(x->h, x->c, MHD_HTTP_OK,
+                         json_pack("{s:s,s:s}", "txid", x->m->params[0], "status", "pending"));
+    if (rc == PC_ENOTFOUND)
+        return send_error(x->h, x->c, MHD_HTTP_NOT_FOUND, "not_found",
+                          raw ? "no committed transaction with this txid"
+                              : "no transaction with this txid is committed or pending here");
+    return send_pc_error(x->h, x->c, rc, &err);
+}
+
+/* Chain metadata of a record as JSON: the timeline entry (with txid, author,
+ * height, time) plus patient key and Health ID. */
+static json_t *record_meta(pc_ledger *l, const pc_record_info *ri)
+{
+    char b64[64], hid[PC_HEALTHID_LEN + 1], hash[65], date[11];
+    pc_b64_encode(b64, sizeof b64, ri->patient, 32);
+    pc_healthid_from_key(ri->patient, hid);
+    json_t *found = NULL;
+    json_t *tl = NULL;
+    pc_error err;
+    if (pc_ledger_timeline_json(l, ri->patient, 0, &tl, &err) == PC_OK) {
+        json_t *recs = json_object_get(tl, "records");
+        for (size_t i = 0; i < json_array_size(recs); i++) {
+            json_t *e = json_array_get(recs, i);
+            if (json_is_string(json_object_get(e, "id")) &&
+                strcmp(json_string_value(json_object_get(e, "id")), ri->id) == 0) {
+                found = json_deep_copy(e);
+                break;
+            }
+        }
+        json_decref(tl);
+    }
+    if (found == NULL) {
+        char sealed[128];
+        pc_date_format(ri->date, date);
+        found = json_pack("{s:s,s:s,s:s,s:s,s:s,s:s,s:I,s:s}", "id", ri->id, "hi_type", ri->hi_type,
+                          "date", date, "fhir", ri->fhir, "custodian", ri->custodian, "hash",
+                          pc_hex_encode(hash, sizeof hash, ri->hash, 32), "size", (json_int_t)ri->size,
+                          "sealed_key", pc_b64_encode(sealed, sizeof sealed, ri->sealed_key, PC_SEALED_KEY_LEN));
+    }
+    if (found != NULL) {
+        json_object_set_new(found, "patient", json_string(b64));
+        json_object_set_new(found, "health_id", json_string(hid));
+    }
+    return found;
+}
+
+static enum MHD_Result h_record_get(const ctx *x)
+{
+    pc_record_info ri;
+    pc_error err;
+    pc_error_clear(&err);
+    pc_ledger *l = pc_node_reader(x->h->n);
+    int rc = pc_ledger_record_info(l, x->m->params[0], &ri, &err);
+    json_t *out = rc == PC_OK ? record_meta(l, &ri) : NULL;
+    pc_node_reader_release(x->h->n, l);
+    if (rc != PC_OK)
+        return send_pc_error(x->h, x->c, rc, &err);
+    return send_json(x->h, x->c, MHD_HTTP_OK, out);
+}
+
+static enum MHD_Result h_records_post(const ctx *x)
+{
+    pc_http *h = x->h;
+    pc_node *n = h->n;
+    json_t *body = NULL;
+    enum MHD_Result ret;
+    if (!parse_body_json(h, x->c, x->r, &body, &ret))
+        return ret;
+    if (!json_is_object(body)) {
+        json_decref(body);
+        return send_error(h, x->c, MHD_HTTP_BAD_REQUEST, "bad_field",
+                          "the body must be {\"tx\": ..., \"blob\": ..., \"sealed_custodian\": ...}");
+    }
+    const char *k;
+    json_t *v;
+    json_object_foreach(body, k, v) {
+        if (strcmp(k, "tx") != 0 && strcmp(k, "blob") != 0 && strcmp(k, "sealed_custodian") != 0) {
+            char key[64];
+            snprintf(key, sizeof key, "%s", k);
+            json_decref(body);
+            return send_error(h, x->c, MHD_HTTP_BAD_REQUEST, "unknown_field", "%s: unknown field", key);
+        }
+    }
+    const json_t *txo = json_object_get(body, "tx");
+    const json_t *blobv = json_object_get(body, "blob");
+    const json_t *sealv = json_object_get(body, "sealed_custodian");
+    if (!json_is_object(txo) || !json_is_string(blobv) || !json_is_string(sealv)) {
+        json_decref(body);
+        return send_error(h, x->c, MHD_HTTP_BAD_REQUEST, "bad_field",
+                          "tx (an object), blob and sealed_custodian (base64url strings) are all required");
+    }
+    pc_tx tx;
+    if (!parse_tx_obj(h, x->c, txo, "tx.", &tx, &ret)) {
+        json_decref(body);
+        return ret;
+    }
+    pc_error err;
+    pc_error_clear(&err);
+    uint8_t *blob = NULL;
+    uint8_t sealed[PC_SEALED_KEY_LEN], patient[32], want_hash[32], got_hash[32], key[32];
+    size_t bloblen = 0;
+    const json_t *tb = tx.body;
+    const char *rid = json_string_value(json_object_get(tb, "id"));
+    const char *custodian = json_string_value(json_object_get(tb, "custodian"));
+    const char *b64 = json_string_value(blobv);
+    size_t b64len = strlen(b64);
+    const pc_keypair *ckp = NULL;
+    pc_admit_reason reason;
+
+    if (tx.type != PC_TX_RECORD_ADD) {
+        ret = send_error(h, x->c, MHD_HTTP_BAD_REQUEST, "bad_field", "tx.type must be record.add");
+        goto out;
+    }
+    ckp = pc_node_hosted_key(n, custodian);
+    if (ckp == NULL) {
+        ret = send_error(h, x->c, MHD_HTTP_SERVICE_UNAVAILABLE, "unavailable",
+                         "this node does not keep the records of hospital %s; send the record to %s's node",
+                         custodian, custodian);
+        goto out;
+    }
+    if (pc_node_check_tx(n, &tx, &reason, &err) != PC_OK) {
+        pc_metrics_admission_reject(pc_node_metrics(n), reason);
+        ret = send_error(h, x->c, MHD_HTTP_BAD_REQUEST, pc_admit_reason_name(reason), "%s", err.msg);
+        goto out;
+    }
+    if (pc_tx_verify(&tx) != PC_OK) {
+        pc_metrics_admission_reject(pc_node_metrics(n), PC_AR_BAD_SIGNATURE);
+        ret = send_error(h, x->c, MHD_HTTP_UNAUTHORIZED, "bad_signature",
+                         "a signature on this transaction does not verify");
+        goto out;
+    }
+    blob = malloc(b64len * 3 / 4 + 4);
+    if (blob == NULL || pc_b64_decode(blob, b64len * 3 / 4 + 4, &bloblen, b64, b64len) != 0 ||
+        bloblen <= PC_RECORD_NONCE_LEN) {
+        ret = send_error(h, x->c, MHD_HTTP_BAD_REQUEST, "bad_field",
+                         "blob must be base64url (no padding) of nonce || ciphertext");
+        goto out;
+    }
+    if (pc_b64_decode_exact(sealed, sizeof sealed, json_string_value(sealv)) != 0) {
+        ret = send_error(h, x->c, MHD_HTTP_BAD_REQUEST, "bad_field",
+                         "sealed_custodian must be base64url of 80 bytes");
+        goto out;
+    }
+    pc_sha256(got_hash, blob, bloblen);
+    if (pc_hex_decode_exact(want_hash, 32, json_string_value(json_object_get(tb, "hash"))) != 0 ||
+        memcmp(want_hash, got_hash, 32) != 0) {
+        ret = send_error(h, x->c, MHD_HTTP_BAD_REQUEST, "bad_field",
+                         "tx.body.hash is not the SHA-256 of the blob");
+        goto out;
+    }
+    if ((json_int_t)bloblen != json_integer_value(json_object_get(tb, "size"))) {
+        ret = send_error(h, x->c, MHD_HTTP_BAD_REQUEST, "bad_field",
+                         "tx.body.size is %lld but the blob has %zu bytes",
+                         (long long)json_integer_value(json_object_get(tb, "size")), bloblen);
+        goto out;
+    }
+    if (pc_b64_decode_exact(patient, 32, json_string_value(json_object_get(tb, "patient"))) != 0) {
+        ret = send_error(h, x->c, MHD_HTTP_BAD_REQUEST, "bad_field", "tx.body.patient must be a public key");
+        goto out;
+    }
+    /* The custodian must be able to serve it later: the key must open with
+     * the custodian's key and decrypt this blob for this record and patient. */
+    if (pc_unseal_key(sealed, ckp, key) != PC_OK) {
+        ret = send_error(h, x->c, MHD_HTTP_BAD_REQUEST, "bad_field",
+                         "sealed_custodian is not sealed to hospital %s's key", custodian);
+        goto out;
+    }
+    {
+        pc_buf plain;
+        pc_buf_init(&plain);
+        int drc = pc_record_decrypt(blob, bloblen, rid, patient, key, &plain);
+        pc_buf_free(&plain);
+        sodium_memzero(key, sizeof key);
+        if (drc != PC_OK) {
+            ret = send_error(h, x->c, MHD_HTTP_BAD_REQUEST, "bad_field",
+                             "the blob does not decrypt with the sealed key for this record id and patient");
+            goto out;
+        }
+    }
+    {
+        bool exists = false;
+        pc_ledger *l = pc_node_reader(n);
+        int xrc = pc_ledger_tx_exists(l, tx.txid, &exists, &err);
+        pc_node_reader_release(n, l);
+        if (xrc == PC_OK && (exists || pc_mempool_pending(pc_node_mempool(n), tx.txid))) {
+            char txid[65];
+            hex32(txid, tx.txid);
+            pc_metrics_admission_reject(pc_node_metrics(n), PC_AR_DUPLICATE);
+            ret = send_json(h, x->c, MHD_HTTP_CONFLICT,
+                            error_obj("duplicate", "this transaction is already pending or committed",
+                                      json_pack("{s:s}", "txid", txid)));
+            goto out;
+        }
+    }
+    int rc = pc_node_vault_put(n, rid, custodian, patient, blob, bloblen, sealed, &err);
+    if (rc == PC_EEXIST) {
+        ret = send_error(h, x->c, MHD_HTTP_CONFLICT, "duplicate",
+                         "record %s is already stored here with different content", rid);
+        goto out;
+    }
+    if (rc != PC_OK) {
+        ret = send_error(h, x->c, MHD_HTTP_SERVICE_UNAVAILABLE, "unavailable",
+                         "could not store the record content: %s", err.msg);
+        goto out;
+    }
+    free(blob);
+    json_decref(body);
+    return finish_tx(h, x->c, x->r, &tx);
+out:
+    free(blob);
+    pc_tx_free(&tx);
+    json_decref(body);
+    return ret;
+}
+
+/* GET /v1/records/{id}/content: signed request, access rule, re-sealed key,
+ * access.log committed before the answer. */
+static enum MHD_Result h_record_content(const ctx *x)
+{
+    pc_http *h = x->h;
+    pc_node *n = h->n;
+    pc_error err;
+    pc_error_clear(&err);
+    const char *sig_input = MHD_lookup_connection_value(x->c, MHD_HEADER_KIND, "Signature-Input");
+    const char *signature = MHD_lookup_connection_value(x->c, MHD_HEADER_KIND, "Signature");
+    uint8_t reader[32];
+    char nonce[PC_HTTPSIG_NONCE_MAX + 1];
+    int64_t now_s = (int64_t)time(NULL);
+    if (sig_input == NULL || signature == NULL)
+        return send_error(h, x->c, MHD_HTTP_UNAUTHORIZED, "bad_signature",
+                          "reading record content needs a signed request (Signature-Input and Signature headers, RFC 9421)");
+    int rc = pc_httpsig_verify(x->method, x->path, x->query, sig_input, signature, now_s,
+                               PC_HTTPSIG_WINDOW_S, reader, nonce, &err);
+    if (rc == PC_OK)
+        rc = pc_httpsig_replay_check(pc_node_replay(n), reader, nonce, now_s, &err);
+    if (rc == PC_EUNAVAIL)
+        return send_error(h, x->c, MHD_HTTP_SERVICE_UNAVAILABLE, "unavailable", "%s", err.msg);
+    if (rc != PC_OK)
+        return send_error(h, x->c, MHD_HTTP_UNAUTHORIZED, "bad_signature", "%s", err.msg);
+
+    pc_record_info ri;
+    pc_access_decision dec;
+    json_t *meta = NULL;
+    pc_head head;
+    pc_node_head(n, &head);
+    int64_t now_ms = pc_now_ms();
+    if (head.time > now_ms)
+        now_ms = head.time;
+    pc_ledger *l = pc_node_reader(n);
+    rc = pc_ledger_record_info(l, x->m->params[0], &ri, &err);
+    if (rc == PC_OK && pc_node_hosted_key(n, ri.custodian) != NULL) {
+        rc = pc_ledger_access_check(l, reader, &ri, now_ms, &dec, &err);
+        if (rc == PC_OK && dec.basis != PC_ACCESS_DENIED)
+            meta = record_meta(l, &ri);
+    }
+    pc_node_reader_release(n, l);
+    if (rc != PC_OK)
+        return send_pc_error(h, x->c, rc, &err);
+    const pc_keypair *ckp = pc_node_hosted_key(n, ri.custodian);
+    if (ckp == NULL)
+        return send_error(h, x->c, MHD_HTTP_SERVICE_UNAVAILABLE, "unavailable",
+                          "the content of record %s is kept by hospital %s, which this node does not host; ask %s's node",
+                          ri.id, ri.custodian, ri.custodian);
+    if (dec.basis == PC_ACCESS_DENIED)
+        return send_error(h, x->c, MHD_HTTP_FORBIDDEN, "denied", "%s",
+                          dec.reason ? dec.reason : "access denied");
+    if (meta == NULL)
+        return send_error(h, x->c, MHD_HTTP_SERVICE_UNAVAILABLE, "unavailable", "out of memory");
+
+    /* Re-seal the record key for the reader. */
+    pc_buf blob;
+    pc_buf_init(&blob);
+    uint8_t sealed_c[PC_SEALED_KEY_LEN], sealed_r[PC_SEALED_KEY_LEN], key[32];
+    char cust[33];
+    enum MHD_Result ret;
+    rc = pc_node_vault_get(n, ri.id, &blob, sealed_c, cust, &err);
+    if (rc != PC_OK) {
+        ret = send_error(h, x->c, MHD_HTTP_SERVICE_UNAVAILABLE, "unavailable",
+                         "the content of record %s is missing from hospital %s's vault on this node",
+                         ri.id, ri.custodian);
+        goto out;
+    }
+    rc = pc_unseal_key(sealed_c, ckp, &key[0]);
+    if (rc == PC_OK)
+        rc = pc_seal_key(key, reader, sealed_r);
+    sodium_memzero(key, sizeof key);
+    if (rc != PC_OK) {
+        ret = send_error(h, x->c, MHD_HTTP_INTERNAL_SERVER_ERROR, "internal",
+                         "the record key of %s could not be re-sealed for the reader", ri.id);
+        goto out;
+    }
+
+    /* access.log, signed by the custodian, committed before answering. */
+    char rb64[64], pb64[64], refhex[65];
+    pc_b64_encode(rb64, sizeof rb64, reader, 32);
+    pc_b64_encode(pb64, sizeof pb64, ri.patient, 32);
+    json_t *lbody = json_pack("{s:s,s:s,s:s,s:[s],s:s,s:o}", "custodian", ri.custodian, "reader", rb64,
+                              "patient", pb64, "records", ri.id, "basis", pc_access_basis_name(dec.basis),
+                              "ref", dec.has_ref ? json_string(pc_hex_encode(refhex, sizeof refhex, dec.ref, 32))
+                                                 : json_null());
+    json_t *unsigned_tx = lbody ? pc_tx_build(pc_node_cfg(n)->network, "access.log", pc_now_ms(), lbody) : NULL;
+    pc_tx tx;
+    const pc_keypair *keys[1] = {ckp};
+    rc = unsigned_tx ? pc_tx_sign(unsigned_tx, keys, 1, &tx, &err) : PC_ENOMEM;
+    json_decref(unsigned_tx);
+    if (rc != PC_OK) {
+        ret = send_error(h, x->c, MHD_HTTP_INTERNAL_SERVER_ERROR, "internal",
+                         "could not build the access.log transaction: %s", err.msg);
+        goto out;
+    }
+    tx.sigs_checked = true; /* signed just now with our own key */
+    pc_mp_waiter w;
+    if (pc_mp_waiter_init(&w) != PC_OK) {
+        pc_tx_free(&tx);
+        ret = send_error(h, x->c, MHD_HTTP_SERVICE_UNAVAILABLE, "unavailable", "out of memory");
+        goto out;
+    }
+    if (!submit_wait(h, x->c, &tx, true, &w, &ret)) {
+        pc_mp_waiter_destroy(&w);
+        goto out;
+    }
+    if (w.verdict != PC_V_OK) {
+        pc_node_log("error", "access.log for record %s was rejected by the ledger (%s); content withheld",
+                    ri.id, pc_verdict_name(w.verdict));
+        ret = send_error(h, x->c, MHD_HTTP_SERVICE_UNAVAILABLE, "unavailable",
+                         "the read could not be recorded on the chain (%s), so the content is withheld",
+                         pc_verdict_name(w.verdict));
+        pc_mp_waiter_destroy(&w);
+        goto out;
+    }
+    char access_txid[65];
+    hex32(access_txid, w.txid);
+    pc_mp_waiter_destroy(&w);
+    char *blob64 = pc_b64_dup(blob.data, blob.len);
+    char sealed64[128];
+    pc_b64_encode(sealed64, sizeof sealed64, sealed_r, sizeof sealed_r);
+    json_t *o = blob64 ? json_pack("{s:O,s:s,s:s,s:s,s:o,s:s}", "record", meta, "blob", blob64,
+                                   "sealed_key", sealed64, "basis", pc_access_basis_name(dec.basis),
+                                   "ref", dec.has_ref ? json_string(refhex) : json_null(),
+                                   "access_txid", access_txid)
+                       : NULL;
+    free(blob64);
+    ret = send_json(h, x->c, MHD_HTTP_OK, o);
+out:
+    json_decref(meta);
+    pc_buf_free(&blob);
+    return ret;
+}
+
+static enum MHD_Result h_blocks(const ctx *x)
+{
+    pc_head head;
+    pc_node_head(x->h->n, &head);
+    uint64_t from, limit;
+    if (!query_u64(x->c, "from", 0, UINT64_MAX / 2, head.height, &from))
+        return send_error(x->h, x->c, MHD_HTTP_BAD_REQUEST, "bad_field", "from must be a block height");
+    if (!query_u64(x->c, "limit", 1, 100, 20, &limit))
+        return send_error(x->h, x->c, MHD_HTTP_BAD_REQUEST, "bad_field", "limit must be 1 to 100");
+    if (from > head.height)
+        from = head.height;
+    json_t *arr = json_array();
+    pc_error err;
+    pc_ledger *l = pc_node_reader(x->h->n);
+    for (uint64_t i = 0; i < limit && i <= from; i++) {
+        json_t *b = NULL;
+        if (pc_ledger_block_json(l, from - i, &b, &err) != PC_OK)
+            break;
+        json_t *txs = json_object_get(b, "txs");
+        json_object_set_new(b, "ntx", json_integer((json_int_t)json_array_size(txs)));
+        json_object_del(b, "txs");
+        json_array_append_new(arr, b);
+    }
+    pc_node_reader_release(x->h->n, l);
+    return send_json(x->h, x->c, MHD_HTTP_OK,
+                     json_pack("{s:I,s:o}", "height", (json_int_t)head.height, "blocks", arr));
+}
+
+static bool height_param(const ctx *x, uint64_t *hgt, enum MHD_Result *ret)
+{
+    if (!parse_u64(x->m->params[0], hgt)) {
+        *ret = send_error(x->h, x->c, MHD_HTTP_BAD_REQUEST, "bad_field",
+                          "a block height is a non-negative integer");
+        return false;
+    }
+    return true;
+}
+
+static enum MHD_Result h_block_get(const ctx *x)
+{
+    uint64_t hgt;
+    enum MHD_Result ret;
+    if (!height_param(x, &hgt, &ret))
+        return ret;
+    pc_error err;
+    pc_error_clear(&err);
+    json_t *b = NULL;
+    pc_ledger *l = pc_node_reader(x->h->n);
+    int rc = pc_ledger_block_json(l, hgt, &b, &err);
+    pc_node_reader_release(x->h->n, l);
+    if (rc != PC_OK)
+        return send_pc_error(x->h, x->c, rc, &err);
+    return send_json(x->h, x->c, MHD_HTTP_OK, b);
+}
+
+static enum MHD_Result h_block_proposal(const ctx *x)
+{
+    uint64_t hgt, pos = 0;
+    enum MHD_Result ret;
+    if (!height_param(x, &hgt, &ret))
+        return ret;
+    pc_error err;
+    pc_error_clear(&err);
+    pc_buf wire;
+    pc_buf_init(&wire);
+    pc_ledger *l = pc_node_reader(x->h->n);
+    int rc = pc_ledger_block_proposal(l, hgt, &wire, &pos, &err);
+    pc_node_reader_release(x->h->n, l);
+    if (rc != PC_OK) {
+        pc_buf_free(&wire);
+        return send_pc_error(x->h, x->c, rc, &err);
+    }
+    char posv[24];
+    snprintf(posv, sizeof posv, "%" PRIu64, pos);
+    size_t len = 0;
+    uint8_t *data = pc_buf_steal(&wire, &len);
+    if (data == NULL) {
+        data = malloc(1);
+        if (data == NULL)
+            return MHD_NO;
+    }
+    return send_body(x->h, x->c, MHD_HTTP_OK, "application/octet-stream", (char *)data, len,
+                     "X-Parcha-Position", posv);
+}
+
+/* Health ID path parameter -> canonical form, or a 400 answer. */
+static bool hid_param(const ctx *x, char hid[PC_HEALTHID_LEN + 1], enum MHD_Result *ret)
+{
+    pc_error err;
+    pc_error_clear(&err);
+    if (pc_healthid_parse(x->m->params[0], hid, &err) != PC_OK) {
+        *ret = send_error(x->h, x->c, MHD_HTTP_BAD_REQUEST, "bad_field", "%s", err.msg);
+        return false;
+    }
+    return true;
+}
+
+static enum MHD_Result h_patient(const ctx *x)
+{
+    char hid[PC_HEALTHID_LEN + 1];
+    enum MHD_Result ret;
+    if (!hid_param(x, hid, &ret))
+        return ret;
+    pc_error err;
+    pc_error_clear(&err);
+    json_t *out = NULL;
+    uint8_t key[32];
+    pc_head head;
+    pc_node_head(x->h->n, &head);
+    int64_t now_ms = pc_now_ms();
+    if (head.time > now_ms)
+        now_ms = head.time;
+    pc_ledger *l = pc_node_reader(x->h->n);
+    int rc;
+    if (x->m->id == PC_ROUTE_PATIENT_GET) {
+        rc = pc_ledger_patient_json(l, hid, &out, &err);
+    } else {
+        rc = pc_ledger_patient_key(l, hid, key, &err);
+        if (rc == PC_OK) {
+            switch (x->m->id) {
+            case PC_ROUTE_PATIENT_TIMELINE: {
+                uint64_t limit;
+                if (!query_u64(x->c, "limit", 0, 100000, 0, &limit)) {
+                    pc_node_reader_release(x->h->n, l);
+                    return send_error(x->h, x->c, MHD_HTTP_BAD_REQUEST, "bad_field",
+                                      "limit must be 0 (all) to 100000");
+                }
+                rc = pc_ledger_timeline_json(l, key, (size_t)limit, &out, &err);
+                break;
+            }
+            case PC_ROUTE_PATIENT_CONSENTS:
+                rc = pc_ledger_consents_json(l, key, now_ms, &out, &err);
+                break;
+            case PC_ROUTE_PATIENT_EMERGENCIES:
+                rc = pc_ledger_emergencies_json(l, key, now_ms, &out, &err);
+                break;
+            default:
+                rc = pc_ledger_access_log_json(l, key, &out, &err);
+                break;
+            }
+        }
+    }
+    pc_node_reader_release(x->h->n, l);
+    if (rc != PC_OK)
+        return send_pc_error(x->h, x->c, rc, &err);
+    return send_json(x->h, x->c, MHD_HTTP_OK, out);
+}
+
+static enum MHD_Result h_hospitals(const ctx *x, bool staff)
+{
+    pc_error err;
+    pc_error_clear(&err);
+    json_t *out = NULL;
+    const char *hosp = staff ? query_arg(x->c, "hospital") : NULL;
+    if (hosp != NULL && (strlen(hosp) < 2 || strlen(hosp) > PC_HOSPITAL_ID_MAX))
+        return send_error(x->h, x->c, MHD_HTTP_BAD_REQUEST, "bad_field",
+                          "hospital must be a hospital id of 2 to 32 characters");
+    pc_ledger *l = pc_node_reader(x->h->n);
+    int rc = staff ? pc_ledger_staff_json(l, hosp, &out, &err) : pc_ledger_hospitals_json(l, &out, &err);
+    pc_node_reader_release(x->h->n, l);
+    if (rc != PC_OK)
+        return send_pc_error(x->h, x->c, rc, &err);
+    return send_json(x->h, x->c, MHD_HTTP_OK, out);
+}
+
+static enum MHD_Result h_status(const ctx *x)
+{
+    pc_node *n = x->h->n;
+    const pc_node_config *cfg = pc_node_cfg(n);
+    pc_head head;
+    pc_node_head(n, &head);
+    char hash[65];
+    hex32(hash, head.hash);
+    json_t *hosted = json_array();
+    for (size_t i = 0; i < cfg->nhosted; i++)
+        json_array_append_new(hosted, json_string(cfg->hosted[i]));
+    json_t *o = json_pack("{s:s,s:I,s:s,s:I,s:s,s:o,s:s,s:I,s:I,s:I,s:s}", "network", cfg->network,
+                          "height", (json_int_t)head.height, "head", hash, "time", (json_int_t)head.time,
+                          "hospital", cfg->hospital, "hosted", hosted, "orderer", cfg->orderer,
+                          "mempool", (json_int_t)pc_mempool_size(pc_node_mempool(n)),
+                          "txs", (json_int_t)head.ntx, "position", (json_int_t)head.pos,
+                          "version", PC_NODE_VERSION);
+    return send_json(x->h, x->c, MHD_HTTP_OK, o);
+}
+
+static int64_t started_ms;
+
+static enum MHD_Result h_metrics(const ctx *x)
+{
+    pc_node *n = x->h->n;
+    pc_head head;
+    pc_node_head(n, &head);
+    pc_metrics_gauges g = {
+        .height = head.height,
+        .mempool = pc_mempool_size(pc_node_mempool(n)),
+        .txs_total = head.ntx,
+        .connections = (uint64_t)atomic_load(&x->h->conns),
+        .uptime_s = (pc_mono_ms() - started_ms) / 1000,
+    };
+    pc_buf out;
+    pc_buf_init(&out);
+    if (pc_metrics_render(pc_node_metrics(n), &g, &out) != PC_OK) {
+        pc_buf_free(&out);
+        return send_error(x->h, x->c, MHD_HTTP_SERVICE_UNAVAILABLE, "unavailable", "out of memory");
+    }
+    size_t len = 0;
+    char *text = (char *)pc_buf_steal(&out, &len);
+    return send_body(x->h, x->c, MHD_HTTP_OK, "text/plain; version=0.0.4; charset=utf-8", text, len,
+                     NULL, NULL);
+}
+
+static enum MHD_Result h_static(const ctx *x)
+{
+    char rel[1024];
+    if (pc_static_resolve(x->path, rel, sizeof rel) != PC_OK)
+        return send_error(x->h, x->c, MHD_HTTP_BAD_REQUEST, "bad_field",
+                          "this path is not allowed (no '..', hidden or empty segments)");
+    uint64_t size = 0;
+    int fd = pc_static_open(pc_node_cfg(x->h->n)->web_dir, rel, &size);
+    if (fd < 0)
+        return send_error(x->h, x->c, MHD_HTTP_NOT_FOUND, "not_found", "no such page: %s", x->path);
+    struct MHD_Response *resp = MHD_create_response_from_fd64(size, fd);
+    if (resp == NULL) {
+        close(fd);
+        return send_error(x->h, x->c, MHD_HTTP_SERVICE_UNAVAILABLE, "unavailable", "out of memory");
+    }
+    MHD_add_response_header(resp, MHD_HTTP_HEADER_CONTENT_TYPE, pc_static_mime(rel));
+    MHD_add_response_header(resp, MHD_HTTP_HEADER_CACHE_CONTROL, "no-cache");
+    return queue(x->h, x->c, MHD_HTTP_OK, resp);
+}
+
+static enum MHD_Result dispatch(pc_http *h, struct MHD_Connection *c, req *r, const char *method)
+{
+    char path[2048];
+    const char *query = NULL;
+    if (r->uri == NULL || !split_uri(r->uri, path, sizeof path, &query))
+        return send_error(h, c, MHD_HTTP_NOT_FOUND, "not_found", "no such route");
+    pc_route_match m;
+    pc_route_find(method, path, &m);
+    ctx x = {h, c, r, method, path, query, &m};
+    if (m.id != PC_ROUTE_STATIC && m.id != PC_ROUTE_NOT_FOUND && m.id != PC_ROUTE_METHOD_NOT_ALLOWED &&
+        r->too_big) {
+        pc_metrics_admission_reject(pc_node_metrics(h->n), PC_AR_TOO_BIG);
+        return send_error(h, c, MHD_HTTP_CONTENT_TOO_LARGE, "too_big", "the request body is over 1 MiB");
+    }
+    switch (m.id) {
+    case PC_ROUTE_NOT_FOUND:
+        return send_error(h, c, MHD_HTTP_NOT_FOUND, "not_found", "no such route: %s %s", method, path);
+    case PC_ROUTE_METHOD_NOT_ALLOWED:
+        return send_json_h(h, c, MHD_HTTP_METHOD_NOT_ALLOWED,
+                           error_obj("method_not_allowed", "this path does not take this method", NULL),
+                           MHD_HTTP_HEADER_ALLOW, m.allow);
+    case PC_ROUTE_STATIC: return h_static(&x);
+    case PC_ROUTE_TX_POST: return h_tx_post(&x);
+    case PC_ROUTE_TX_GET: return h_tx_get(&x, false);
+    case PC_ROUTE_TX_RAW: return h_tx_get(&x, true);
+    case PC_ROUTE_RECORDS_POST: return h_records_post(&x);
+    case PC_ROUTE_RECORD_GET: return h_record_get(&x);
+    case PC_ROUTE_RECORD_CONTENT: return h_record_content(&x);
+    case PC_ROUTE_BLOCKS: return h_blocks(&x);
+    case PC_ROUTE_BLOCK_GET: return h_block_get(&x);
+    case PC_ROUTE_BLOCK_PROPOSAL: return h_block_proposal(&x);
+    case PC_ROUTE_PATIENT_GET:
+    case PC_ROUTE_PATIENT_TIMELINE:
+    case PC_ROUTE_PATIENT_CONSENTS:
+    case PC_ROUTE_PATIENT_EMERGENCIES:
+    case PC_ROUTE_PATIENT_ACCESS_LOG: return h_patient(&x);
+    case PC_ROUTE_HOSPITALS: return h_hospitals(&x, false);
+    case PC_ROUTE_STAFF: return h_hospitals(&x, true);
+    case PC_ROUTE_STATUS: return h_status(&x);
+    case PC_ROUTE_METRICS: return h_metrics(&x);
+    default: break;
+    }
+    return send_error(h, c, MHD_HTTP_NOT_FOUND, "not_found", "no such route");
+}
+
+/* ------------------------------------------------------------------------ */
+/* MHD callbacks                                                             */
+/* ------------------------------------------------------------------------ */
+
+static void *on_uri(void *cls, const char *uri, struct MHD_Connection *c)
+{
+    (void)cls;
+    (void)c;
+    req *r = calloc(1, sizeof *r);
+    if (r == NULL)
+        return NULL;
+    r->uri = strdup(uri != NULL ? uri : "");
+    pc_buf_init(&r->body);
+    r->body.cap_limit = PC_HTTP_BODY_MAX;
+    r->t0_ns = mono_ns();
+    return r;
+}
+
+static void on_completed(void *cls, struct MHD_Connection *c, void **con_cls,
+                         enum MHD_RequestTerminationCode toe)
+{
+    (void)cls;
+    (void)c;
+    (void)toe;
+    req *r = *con_cls;
+    if (r == NULL)
+        return;
+    free(r->uri);
+    pc_buf_free(&r->body);
+    free(r);
+    *con_cls = NULL;
+}
+
+static void on_connection(void *cls, struct MHD_Connection *c, void **socket_context,
+                          enum MHD_ConnectionNotificationCode toe)
+{
+    (void)c;
+    (void)socket_context;
+    pc_http *h = cls;
+    if (toe == MHD_CONNECTION_NOTIFY_STARTED)
+        atomic_fetch_add(&h->conns, 1);
+    else
+        atomic_fetch_sub(&h->conns, 1);
+}
+
+static void on_mhd_log(void *cls, const char *fmt, va_list ap)
+{
+    (void)cls;
+    char msg[512];
+    vsnprintf(msg, sizeof msg, fmt, ap);
+    size_t n = strlen(msg);
+    while (n > 0 && (msg[n - 1] == '\n' || msg[n - 1] == '\r'))
+        msg[--n] = '\0';
+    pc_node_log("warn", "http: %s", msg);
+}
+
+static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const char *url,
+                                  const char *method, const char *version,
+                                  const char *upload_data, size_t *upload_data_size,
+                                  void **con_cls)
+{
+    (void)url;
+    (void)version;
+    pc_http *h = cls;
+    req *r = *con_cls;
+    if (r == NULL)
+        return MHD_NO; /* out of memory in on_uri: drop the connection */
+    if (!r->started) {
+        r->started = true;
+        const char *cl = MHD_lookup_connection_value(c, MHD_HEADER_KIND, MHD_HTTP_HEADER_CONTENT_LENGTH);
+        uint64_t len = 0;
+        if (cl != NULL && parse_u64(cl, &len) && len > PC_HTTP_BODY_MAX) {
+            /* Refuse before reading (MHD then closes the connection). */
+            pc_metrics_admission_reject(pc_node_metrics(h->n), PC_AR_TOO_BIG);
+            return send_error(h, c, MHD_HTTP_CONTENT_TOO_LARGE, "too_big",
+                              "the request body is over 1 MiB");
+        }
+        return MHD_YES;
+    }
+    if (*upload_data_size > 0) {
+        if (!r->too_big && pc_buf_append(&r->body, upload_data, *upload_data_size) != PC_OK) {
+            r->too_big = true;
+            pc_buf_free(&r->body);
+        }
+        *upload_data_size = 0;
+        return MHD_YES;
+    }
+    return dispatch(h, c, r, method);
+}
+
+/* ------------------------------------------------------------------------ */
+/* Start / stop                                                              */
+/* ------------------------------------------------------------------------ */
+
+int pc_http_start(pc_node *n, pc_http **out, uint16_t *port, pc_error *err)
+{
+    *out = NULL;
+    const pc_node_config *cfg = pc_node_cfg(n);
+    struct addrinfo hints, *ai = NULL;
+    memset(&hints, 0, sizeof hints);
+    hints.ai_family = AF_UNSPEC;
+    hints.ai_socktype = SOCK_STREAM;
+    hints.ai_flags = AI_PASSIVE | AI_NUMERICSERV;
+    char portstr[8];
+    snprintf(portstr, sizeof portstr, "%d", cfg->listen_port);
+    int gai = getaddrinfo(cfg->listen_host, portstr, &hints, &ai);
+    if (gai != 0 || ai == NULL)
+        return pc_error_set(err, PC_EINVAL, "cannot resolve listen host '%s': %s", cfg->listen_host,
+                            gai_strerror(gai));
+    pc_http *h = calloc(1, sizeof *h);
+    if (h == NULL) {
+        freeaddrinfo(ai);
+        return pc_error_set(err, PC_ENOMEM, "out of memory");
+    }
+    h->n = n;
+    h->quiesced = MHD_INVALID_SOCKET;
+    started_ms = pc_mono_ms();
+    unsigned flags = MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_THREAD_PER_CONNECTION |
+                     MHD_USE_ITC | MHD_USE_ERROR_LOG;
+    if (ai->ai_family == AF_INET6)
+        flags |= MHD_USE_IPv6;
+    h->d = MHD_start_daemon(
+        flags, 0, NULL, NULL, on_request, h,
+        MHD_OPTION_SOCK_ADDR, ai->ai_addr,
+        MHD_OPTION_CONNECTION_TIMEOUT, (unsigned int)cfg->conn_timeout_s,
+        MHD_OPTION_CONNECTION_LIMIT, (unsigned int)cfg->max_connections,
+        MHD_OPTION_LISTEN_BACKLOG_SIZE, (unsigned int)1024,
+        MHD_OPTION_THREAD_STACK_SIZE, (size_t)(1024 * 1024),
+        MHD_OPTION_URI_LOG_CALLBACK, on_uri, h,
+        MHD_OPTION_NOTIFY_COMPLETED, on_completed, h,
+        MHD_OPTION_NOTIFY_CONNECTION, on_connection, h,
+        MHD_OPTION_EXTERNAL_LOGGER, on_mhd_log, h,
+        MHD_OPTION_END);
+    freeaddrinfo(ai);
+    if (h->d == NULL) {
+        free(h);
+        return pc_error_set(err, PC_EIO, "cannot listen on %s:%d (in use, or not an address of this machine?)",
+                            cfg->listen_host, cfg->listen_port);
+    }
+    const union MHD_DaemonInfo *info = MHD_get_daemon_info(h->d, MHD_DAEMON_INFO_BIND_PORT);
+    *port = info != NULL ? info->port : (uint16_t)cfg->listen_port;
+    *out = h;
+    return PC_OK;
+}
+
+void pc_http_quiesce(pc_http *h)
+{
+    if (h != NULL && h->d != NULL && h->quiesced == MHD_INVALID_SOCKET)
+        h->quiesced = MHD_quiesce_daemon(h->d);
+}
+
+void pc_http_stop(pc_http *h)
+{
+    if (h == NULL)
+        return;
+    if (h->d != NULL)
+        MHD_stop_daemon(h->d);
+    if (h->quiesced != MHD_INVALID_SOCKET)
+        close(h->quiesced);
+    free(h);
+}

@@ -1,0 +1,74 @@
+/* parchad's Prometheus metrics: lock-free counters and fixed-bucket
+ * histograms updated from any thread, rendered as Prometheus text format
+ * 0.0.4 for GET /metrics. All names are prefixed parcha_. */
+#ifndef PARCHA_NODE_METRICS_H
+#define PARCHA_NODE_METRICS_H
+
+#include <stdatomic.h>
+#include <stdint.h>
+#include "parcha/common.h"
+#include "parcha/ledger.h"
+
+#define PC_HIST_BUCKETS 14
+
+/* A histogram of durations in seconds with fixed upper bounds. */
+typedef struct pc_hist {
+    atomic_uint_fast64_t counts[PC_HIST_BUCKETS]; /* non-cumulative */
+    atomic_uint_fast64_t count;
+    atomic_uint_fast64_t sum_ns;
+} pc_hist;
+
+/* Reasons a transaction is refused at admission (before the mempool). */
+typedef enum pc_admit_reason {
+    PC_AR_BAD_JSON = 0,
+    PC_AR_BAD_FIELD,
+    PC_AR_UNKNOWN_FIELD,
+    PC_AR_NON_INTEGRAL,
+    PC_AR_WRONG_NETWORK,
+    PC_AR_TIME_WINDOW,
+    PC_AR_BAD_SIGNATURE,
+    PC_AR_DUPLICATE,
+    PC_AR_TOO_BIG,
+    PC_AR_UNAVAILABLE,
+    PC_AR_COUNT
+} pc_admit_reason;
+
+#define PC_METRICS_NCODES 16
+
+typedef struct pc_metrics {
+    atomic_uint_fast64_t txs_committed;      /* verdict ok */
+    atomic_uint_fast64_t rejected_ledger[PC_V_COUNT]; /* by verdict (ok unused) */
+    atomic_uint_fast64_t rejected_admission[PC_AR_COUNT];
+    atomic_uint_fast64_t http_codes[PC_METRICS_NCODES];
+    atomic_uint_fast64_t blocks_applied;
+    atomic_uint_fast64_t proposals_submitted;
+    atomic_uint_fast64_t proposals_failed;
+    pc_hist commit_latency; /* POST received -> commit known */
+    pc_hist block_apply;    /* pc_ledger_apply duration */
+    pc_hist verify_batch;   /* one signature-verification batch */
+} pc_metrics;
+
+/* Values read at render time, owned by the node. */
+typedef struct pc_metrics_gauges {
+    uint64_t height;
+    uint64_t mempool;
+    uint64_t txs_total;       /* transactions stored in the ledger */
+    uint64_t connections;     /* open HTTP connections */
+    int64_t uptime_s;
+} pc_metrics_gauges;
+
+void pc_metrics_init(pc_metrics *m);
+void pc_metrics_http(pc_metrics *m, unsigned status);
+void pc_metrics_admission_reject(pc_metrics *m, pc_admit_reason r);
+/* Count one applied transaction's verdict (ok or a rejection). */
+void pc_metrics_verdict(pc_metrics *m, int verdict);
+void pc_hist_observe(pc_hist *h, int64_t ns);
+
+/* Name of an admission reason: "bad_json", ... Never NULL. */
+const char *pc_admit_reason_name(pc_admit_reason r);
+
+/* Render everything as Prometheus text into out. */
+int pc_metrics_render(pc_metrics *m, const pc_metrics_gauges *g, pc_buf *out)
+    PC_MUST_USE;
+
+#endif
