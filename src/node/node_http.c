@@ -38,6 +38,7 @@
 #include "node/node_log.h"
 #include "node/node_route.h"
 #include "node/node_static.h"
+#include "node/session.h"
 
 struct pc_http {
     pc_node *n;
@@ -1076,6 +1077,9 @@ static enum MHD_Result dispatch(pc_http *h, struct MHD_Connection *c, req *r, co
     const char *query = NULL;
     if (r->uri == NULL || !split_uri(r->uri, path, sizeof path, &query))
         return send_error(h, c, MHD_HTTP_NOT_FOUND, "not_found", "no such route");
+    if (strncmp(path, "/v1/ui/", 7) == 0) /* staff sessions of the web UI: session.c */
+        return pc_session_dispatch(pc_node_cfg(h->n)->data_dir, c, method, path,
+                                   (const char *)r->body.data, r->body.len, r->too_big);
     pc_route_match m;
     pc_route_find(method, path, &m);
     ctx x = {h, c, r, method, path, query, &m};

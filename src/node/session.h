@@ -16,11 +16,11 @@
  * public API. The node must therefore answer other requests while one /v1/ui/
  * request waits (thread per connection or a thread pool).
  *
- * Hooking into parchad takes three lines:
- *   open:     pc_session_open(&(pc_session_config){.data_dir = dir}, &ui, &err);
- *   dispatch: if (strncmp(path, "/v1/ui/", 7) == 0)
- *                 return pc_session_answer(ui, conn, method, path, body, len);
- *   close:    pc_session_close(ui);
+ * parchad's hook is one dispatch line (node_http.c):
+ *   if (strncmp(path, "/v1/ui/", 7) == 0)
+ *       return pc_session_dispatch(data_dir, conn, method, path, body, len, too_big);
+ * which opens the process-wide service at first use. Programs that want
+ * their own instance use pc_session_open / pc_session_answer / _close.
  */
 #ifndef PARCHA_NODE_SESSION_H
 #define PARCHA_NODE_SESSION_H
@@ -67,6 +67,13 @@ void pc_session_close(pc_session_server *s);
 enum MHD_Result pc_session_answer(pc_session_server *s, struct MHD_Connection *conn,
                                   const char *method, const char *path,
                                   const char *body, size_t len);
+
+/* The process-wide service over data_dir, opened at first use (and its
+ * keys wiped at exit), answering one /v1/ui/ request on conn. too_big: the
+ * body was over the node's limit and was dropped (answered 413). */
+enum MHD_Result pc_session_dispatch(const char *data_dir, struct MHD_Connection *conn,
+                                    const char *method, const char *path,
+                                    const char *body, size_t len, bool too_big);
 
 /* ---- the transport-free core, for tests and other front ends ---- */
 
