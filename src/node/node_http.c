@@ -142,8 +142,8 @@ static enum MHD_Result send_error(pc_http *h, struct MHD_Connection *c, unsigned
     va_start(ap, fmt);
     vsnprintf(msg, sizeof msg, fmt, ap);
     va_end(ap);
-    if (status >= 500)
-        pc_node_log("warn", "HTTP %u %s: %s", status, code, msg);
+    if (status == MHD_HTTP_INTERNAL_SERVER_ERROR)
+        pc_node_log("error", "HTTP %u %s: %s", status, code, msg);
     return send_json(h, c, status, error_obj(code, msg, NULL));
 }
 
@@ -1242,6 +1242,7 @@ int pc_http_start(pc_node *n, pc_http **out, uint16_t *port, pc_error *err)
         flags |= MHD_USE_IPv6;
     h->d = MHD_start_daemon(
         flags, 0, NULL, NULL, on_request, h,
+        MHD_OPTION_EXTERNAL_LOGGER, on_mhd_log, h,
         MHD_OPTION_SOCK_ADDR, ai->ai_addr,
         MHD_OPTION_CONNECTION_TIMEOUT, (unsigned int)cfg->conn_timeout_s,
         MHD_OPTION_CONNECTION_LIMIT, (unsigned int)cfg->max_connections,
@@ -1250,7 +1251,6 @@ int pc_http_start(pc_node *n, pc_http **out, uint16_t *port, pc_error *err)
         MHD_OPTION_URI_LOG_CALLBACK, on_uri, h,
         MHD_OPTION_NOTIFY_COMPLETED, on_completed, h,
         MHD_OPTION_NOTIFY_CONNECTION, on_connection, h,
-        MHD_OPTION_EXTERNAL_LOGGER, on_mhd_log, h,
         MHD_OPTION_END);
     freeaddrinfo(ai);
     if (h->d == NULL) {
