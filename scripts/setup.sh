@@ -8,7 +8,7 @@ cd "$(dirname "$0")/.."
 PACKAGES=(build-essential cmake pkg-config clang git curl ca-certificates
   libsodium-dev libmicrohttpd-dev libjansson-dev libsqlite3-dev sqlite3
   libcurl4-openssl-dev libqrencode-dev libcmocka-dev
-  etcd-server etcd-client nodejs npm chromium iproute2 procps)
+  etcd-server etcd-client nodejs npm chromium iproute2 procps jq)
 
 missing=()
 for p in "${PACKAGES[@]}"; do
