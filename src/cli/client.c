@@ -88,6 +88,39 @@ static int code_for_status(long status)
     }
 }
 
+/* A sentence for a ledger verdict (docs/protocol.md), or NULL if unknown. */
+static const char *verdict_sentence(const char *v)
+{
+    static const char *const table[][2] = {
+        {"bad_signature", "a signature does not verify"},
+        {"duplicate", "this exact transaction was already committed"},
+        {"wrong_network", "it was made for another network"},
+        {"time_window", "its time is too far from the ledger's clock (check this computer's clock)"},
+        {"malformed", "it is malformed"},
+        {"unknown_signer", "a signer is not known to the ledger"},
+        {"not_authorised", "the signer is not allowed to do this"},
+        {"hospital_inactive", "the hospital is not an active member"},
+        {"staff_inactive", "the staff member is revoked or their hospital suspended"},
+        {"unknown_patient", "no such patient is registered"},
+        {"unknown_hospital", "no such hospital is a member"},
+        {"unknown_staff", "no such staff member is enrolled"},
+        {"already_exists", "it already exists (already registered, enrolled or admitted)"},
+        {"unknown_grant", "no such consent grant"},
+        {"not_owner", "the grant belongs to another patient"},
+        {"already_revoked", "the grant is already revoked"},
+        {"expired", "its expiry is already past"},
+        {"too_long", "the window is longer than the network's policy allows"},
+        {"genesis_only", "it is allowed only in the genesis block"},
+        {"no_majority", "more than half of the active hospitals must sign"},
+        {"unknown_record", "a record it names does not exist"},
+    };
+    for (size_t i = 0; v != NULL && i < sizeof table / sizeof table[0]; i++) {
+        if (strcmp(v, table[i][0]) == 0)
+            return table[i][1];
+    }
+    return NULL;
+}
+
 /* Perform one request. method "GET" or "POST"; body NULL for GET; extra
  * headers (NULL-terminated list, may be NULL). Parses a JSON answer into
  * *out on 2xx; on other statuses sets err from the node's error object. */
@@ -174,9 +207,13 @@ static int do_request(cli_client *c, const char *method, const char *path,
         const char *verdict = json_string_value(json_object_get(j, "verdict"));
         if (verdict == NULL)
             verdict = json_string_value(json_object_get(e, "verdict"));
-        rc = pc_error_set(err, PC_EINVAL, "the ledger rejected the transaction (%s)%s%s",
-                          verdict != NULL ? verdict : "rejected", msg ? ": " : "",
-                          msg ? msg : "");
+        const char *why = verdict_sentence(verdict);
+        if (why != NULL)
+            rc = pc_error_set(err, PC_EINVAL, "the ledger refused the transaction: %s (%s)", why,
+                              verdict);
+        else
+            rc = pc_error_set(err, PC_EINVAL, "the ledger refused the transaction%s%s",
+                              msg ? ": " : "", msg ? msg : "");
     } else if (msg != NULL) {
         rc = pc_error_set(err, code_for_status(c->status), "%s", msg);
     } else {

@@ -104,18 +104,19 @@ int cli_cmd_access_log(int argc, char **argv)
                          strcmp(cli_str(r, "basis"), "emergency") == 0;
         size_t nrec = json_array_size(json_object_get(r, "records"));
         const char *who = json_string_value(json_object_get(r, "reader_name"));
+        bool by_patient = strcmp(cli_str(r, "basis"), "patient") == 0;
         char whobuf[64];
-        if (who == NULL) {
+        if (who == NULL && by_patient) {
+            who = "the patient";
+        } else if (who == NULL) {
             snprintf(whobuf, sizeof whobuf, "key %.10s...", cli_str(r, "reader"));
             who = whobuf;
         }
-        printf("%s%s  %-13s %-24s %-18s read %2zu record%s at %-18s%s%s\n",
-               emergency ? red : "", when, emergency ? "!! EMERGENCY" : cli_str(r, "basis"),
-               who, json_is_string(json_object_get(r, "reader_hospital"))
-                        ? json_string_value(json_object_get(r, "reader_hospital"))
-                        : (strcmp(cli_str(r, "basis"), "patient") == 0 ? "(the patient)" : "-"),
-               nrec, nrec == 1 ? " " : "s", cli_str(r, "custodian"),
-               emergency ? "" : "", emergency ? off : "");
+        const json_t *rh = json_object_get(r, "reader_hospital");
+        printf("%s%s  %-12s  %-22s %-18s read %zu record%s at %s%s\n", emergency ? red : "",
+               when, emergency ? "!! EMERGENCY" : cli_str(r, "basis"), who,
+               json_is_string(rh) ? json_string_value(rh) : "-", nrec, nrec == 1 ? "" : "s",
+               cli_str(r, "custodian"), emergency ? off : "");
     }
     json_decref(log);
     json_decref(em);

@@ -220,12 +220,12 @@ static void grantee_words(const json_t *g, char *out, size_t outlen)
     const char *h = json_string_value(json_object_get(g, "hospital"));
     const char *s = json_string_value(json_object_get(g, "staff"));
     const char *name = json_string_value(json_object_get(g, "name"));
-    if (h != NULL)
-        snprintf(out, outlen, "hospital %s", h);
-    else if (name != NULL)
-        snprintf(out, outlen, "%s", name);
+    if (s != NULL && name != NULL)
+        snprintf(out, outlen, "%s (%s)", name, h != NULL ? h : "staff");
+    else if (s != NULL)
+        snprintf(out, outlen, "staff key %.10s...", s);
     else
-        snprintf(out, outlen, "staff %.10s...", s != NULL ? s : "?");
+        snprintf(out, outlen, "hospital %s", h != NULL ? h : "?");
 }
 
 static int consent_list(int argc, char **argv)

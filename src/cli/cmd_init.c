@@ -48,6 +48,11 @@ int cli_cmd_init(int argc, char **argv)
     if (cli_arg_required(&a, "data", &dir, &err) != PC_OK ||
         cli_arg_required(&a, "network", &net, &err) != PC_OK)
         return cli_usage(NAME, &err);
+    if (!cli_valid_network(net)) {
+        pc_error_set(&err, PC_EINVAL,
+                     "bad network name '%s': use 2 to 64 of a-z, 0-9, '-' and '.'", net);
+        return cli_usage(NAME, &err);
+    }
     if (cli_arg(&a, "split") != NULL) {
         pc_error_set(&err, PC_EINVAL, "--split (one folder per hospital) is not available yet");
         return cli_usage(NAME, &err);

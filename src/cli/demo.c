@@ -357,7 +357,7 @@ static int add_record(demo *d, demo_patient *p, int h, int32_t day, cli_fhir_kin
 /* A hospital for a visit: mostly the patient's own, sometimes another. */
 static int visit_hospital(demo *d, const demo_patient *p)
 {
-    return cli_rng_below(&d->rng, 10) < 7 ? p->hospital
+    return cli_rng_below(&d->rng, 10) < 6 ? p->hospital
                                            : (int)cli_rng_below(&d->rng, NHOSP);
 }
 
@@ -388,7 +388,7 @@ static int make_history(demo *d, demo_patient *p, pc_error *err)
             rc = add_record(d, p, h, day, CLI_FHIR_LAB, cond, err);
         if (rc == PC_OK && cli_rng_below(r, 3) == 0)
             rc = add_record(d, p, h, day + 2, CLI_FHIR_IMAGING, cond, err);
-        uint32_t followups = 1 + cli_rng_below(r, 3);
+        uint32_t followups = 1 + cli_rng_below(r, 2);
         for (uint32_t f = 0; rc == PC_OK && f < followups; f++) {
             day += 90 + (int32_t)cli_rng_below(r, 90);
             h = visit_hospital(d, p);
@@ -736,9 +736,9 @@ static void print_summary(demo *d, const char *dir, const char *listen, bool as_
     if (d->npatients > 0) {
         const demo_patient *p = &d->patients[0];
         printf("\nTry (with the node running):\n"
-               "  parcha history --patient %s --key %s \\\n"
+               "  parcha history --patient '%s' --key %s \\\n"
                "      --pass-file %.*s.pass\n"
-               "  parcha access-log --patient %s\n",
+               "  parcha access-log --patient '%s'\n",
                p->hid, p->key_path, (int)(strlen(p->key_path) - 4), p->key_path, p->hid);
     }
 }
