@@ -738,7 +738,7 @@ void pc_node_stop(pc_node *n)
         own_prop *next = op->next;
         if (n->mp != NULL)
             pc_mempool_failed(n->mp, op->p.txs, op->p.ntx, PC_EUNAVAIL,
-                              "the node stopped before this transaction was committed");
+                              "the node stopped before this transaction was committed; it may still commit after a restart: check GET /v1/tx/{txid}");
         own_free(op);
         op = next;
     }

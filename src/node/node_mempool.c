@@ -491,7 +491,7 @@ void pc_mempool_abort(pc_mempool *mp)
     for (size_t b = 0; b < mp->nbuckets; b++) {
         for (mp_entry *e = mp->buckets[b]; e != NULL; e = e->hnext) {
             fail_waiter(e->waiter, PC_EUNAVAIL,
-                        "the node stopped before this transaction was committed");
+                        "the node stopped before this transaction was committed; it may still commit after a restart: check GET /v1/tx/{txid}");
             e->waiter = NULL;
         }
     }
