@@ -456,8 +456,11 @@ static int other_hospital(const demo_patient *p, int k)
     return (p->hospital + 1 + k) % NHOSP;
 }
 
-/* Consents of several kinds; returns in grant_ids the txids of the first
- * (to a hospital, all types: used for an audited read) and the revoked one. */
+/* Consents of several kinds: to hospitals and to single staff members, over
+ * various HI types and date ranges, one revoked and one that expires seconds
+ * after it is committed. The first (patient 0 to another hospital, all
+ * types) is returned in consent_read with the reader and patient an audited
+ * consent read will use. */
 static int make_consents(demo *d, uint8_t consent_read[32], int *consent_reader,
                          size_t *consent_patient, pc_error *err)
 {
