@@ -1196,16 +1196,23 @@ static int load_block(pc_ledger *l, sqlite3_stmt *blk, sqlite3_stmt *txq, uint64
         (*verdicts)[n] = (uint8_t)sqlite3_column_int(txq, 2);
         rc = tx_from_row(txq, 0, 1, &p->txs[n], err);
         if (rc != PC_OK) {
+            char why[sizeof err->msg] = "";
+            if (err != NULL)
+                memcpy(why, err->msg, sizeof why); /* err is about to be rewritten */
             pc_stmt_done(txq);
             pc_proposal_free(p);
-            return pc_error_set(err, PC_ESTATE, "block %llu: transaction %lld is malformed: %s",
-                                (unsigned long long)height, (long long)n, err ? err->msg : "");
+            free(*verdicts);
+            *verdicts = NULL;
+            return pc_error_set(err, PC_ESTATE, "block %llu: stored transaction %lld is altered or corrupt (%.180s)",
+                                (unsigned long long)height, (long long)n, why);
         }
         p->ntx = (size_t)++n;
     }
     pc_stmt_done(txq);
     if (n != ntx) {
         pc_proposal_free(p);
+        free(*verdicts);
+        *verdicts = NULL;
         return pc_error_set(err, PC_ESTATE, "block %llu: %lld of %lld transactions are stored",
                             (unsigned long long)height, (long long)n, (long long)ntx);
     }
