@@ -8,7 +8,11 @@ cd "$(dirname "$0")/.."
 PACKAGES=(build-essential cmake pkg-config clang git curl ca-certificates
   libsodium-dev libmicrohttpd-dev libjansson-dev libsqlite3-dev sqlite3
   libcurl4-openssl-dev libqrencode-dev libcmocka-dev
-  etcd-server etcd-client nodejs npm chromium iproute2 procps jq)
+  etcd-server etcd-client chromium iproute2 procps jq)
+# Node.js and npm only when the machine has none (a machine may carry a newer
+# Node.js from elsewhere, which Debian's npm package would conflict with).
+command -v node >/dev/null 2>&1 || PACKAGES+=(nodejs)
+command -v npm >/dev/null 2>&1 || PACKAGES+=(npm)
 
 missing=()
 for p in "${PACKAGES[@]}"; do
