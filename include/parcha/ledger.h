@@ -124,6 +124,9 @@ int pc_ledger_patient_key(pc_ledger *l, const char *health_id, uint8_t key[32],
  *  (0 = all). */
 int pc_ledger_timeline_json(pc_ledger *l, const uint8_t patient[32], size_t limit,
                             json_t **out, pc_error *err) PC_MUST_USE;
+/* One record's metadata, as one entry of the timeline; PC_ENOTFOUND if none. */
+int pc_ledger_record_json(pc_ledger *l, const char *record_id, json_t **out,
+                          pc_error *err) PC_MUST_USE;
 /* [{txid, grantee:{...}, hi_types, from, to, expires, purpose, time, revoked,
  *   revoked_txid, active}] (active evaluated at now_ms) */
 int pc_ledger_consents_json(pc_ledger *l, const uint8_t patient[32], int64_t now_ms,

@@ -500,7 +500,7 @@ static enum MHD_Result h_tx_get(const ctx *x, bool raw)
     return send_pc_error(x->h, x->c, rc, &err);
 }
 
-/* Chain metadata of a record as JSON: the timeline entry (with txid, author,
+/* Chain metadata of a record as JSON: its timeline entry (with txid, author,
  * height, time) plus patient key and Health ID. */
 static json_t *record_meta(pc_ledger *l, const pc_record_info *ri)
 {
@@ -508,20 +508,9 @@ static json_t *record_meta(pc_ledger *l, const pc_record_info *ri)
     pc_b64_encode(b64, sizeof b64, ri->patient, 32);
     pc_healthid_from_key(ri->patient, hid);
     json_t *found = NULL;
-    json_t *tl = NULL;
     pc_error err;
-    if (pc_ledger_timeline_json(l, ri->patient, 0, &tl, &err) == PC_OK) {
-        json_t *recs = json_object_get(tl, "records");
-        for (size_t i = 0; i < json_array_size(recs); i++) {
-            json_t *e = json_array_get(recs, i);
-            if (json_is_string(json_object_get(e, "id")) &&
-                strcmp(json_string_value(json_object_get(e, "id")), ri->id) == 0) {
-                found = json_deep_copy(e);
-                break;
-            }
-        }
-        json_decref(tl);
-    }
+    if (pc_ledger_record_json(l, ri->id, &found, &err) != PC_OK)
+        found = NULL;
     if (found == NULL) {
         char sealed[128];
         pc_date_format(ri->date, date);

@@ -174,7 +174,7 @@ int pc_ledger_open(const char *path, int flags, pc_ledger **out, pc_error *err)
      * power cut, not only a process crash. */
     const char *pragmas = l->readonly
                               ? "PRAGMA query_only=1; PRAGMA cache_size=-32768;"
-                              : "PRAGMA journal_mode=WAL; PRAGMA synchronous=FULL;"
+                              : "PRAGMA page_size=2048; PRAGMA journal_mode=WAL; PRAGMA synchronous=FULL;"
                                 " PRAGMA cache_size=-65536; PRAGMA temp_store=MEMORY;"
                                 " PRAGMA wal_autocheckpoint=4000;";
     char *msg = NULL;
@@ -897,36 +897,60 @@ int pc_ledger_patient_json(pc_ledger *l, const char *health_id, json_t **out,
     return *out ? PC_OK : pc_error_set(err, PC_ENOMEM, "out of memory");
 }
 
+/* The columns of a record's chain metadata, joined with its author and
+ * custodian names; record_row() turns one row into JSON. */
+#define RECORD_SELECT                                                                    \
+    "SELECT r.id, r.hi_type, r.date, r.fhir, r.custodian, r.author, r.hash, r.size,"   \
+    " r.sealed_key, r.txid, r.height, r.time, s.name, s.role, h.name FROM records r"   \
+    " LEFT JOIN staff s ON s.key = r.author LEFT JOIN hospitals h ON h.id = r.custodian"
+
+static json_t *record_row(sqlite3_stmt *s)
+{
+    return json_pack("{s:o,s:o,s:o,s:o,s:o,s:o,s:o,s:I,s:o,s:o,s:I,s:I,s:o,s:o,s:o}",
+                     "id", col_text(s, 0), "hi_type", col_text(s, 1),
+                     "date", col_date(s, 2), "fhir", col_text(s, 3),
+                     "custodian", col_text(s, 4), "author", col_b64(s, 5),
+                     "hash", col_hex(s, 6), "size", (json_int_t)sqlite3_column_int64(s, 7),
+                     "sealed_key", col_b64(s, 8), "txid", col_hex(s, 9),
+                     "height", (json_int_t)sqlite3_column_int64(s, 10),
+                     "time", (json_int_t)sqlite3_column_int64(s, 11),
+                     "author_name", col_text(s, 12), "author_role", col_text(s, 13),
+                     "custodian_name", col_text(s, 14));
+}
+
+int pc_ledger_record_json(pc_ledger *l, const char *record_id, json_t **out,
+                          pc_error *err)
+{
+    *out = NULL;
+    sqlite3_stmt *s = prep(l, RECORD_SELECT " WHERE r.id = ?", err);
+    if (s == NULL)
+        return PC_EIO;
+    sqlite3_bind_text(s, 1, record_id, -1, SQLITE_STATIC);
+    int rc = sqlite3_step(s);
+    if (rc == SQLITE_ROW)
+        *out = record_row(s);
+    sqlite3_finalize(s);
+    if (rc == SQLITE_DONE)
+        return pc_error_set(err, PC_ENOTFOUND, "no record %s", record_id);
+    if (rc != SQLITE_ROW)
+        return db_error(l, err, "looking up a record");
+    return *out ? PC_OK : pc_error_set(err, PC_ENOMEM, "out of memory");
+}
+
 int pc_ledger_timeline_json(pc_ledger *l, const uint8_t patient[32], size_t limit,
                             json_t **out, pc_error *err)
 {
     *out = NULL;
-    sqlite3_stmt *s = prep(l, "SELECT r.id, r.hi_type, r.date, r.fhir, r.custodian, r.author,"
-                              " r.hash, r.size, r.sealed_key, r.txid, r.height, r.time,"
-                              " s.name, s.role, h.name FROM records r"
-                              " LEFT JOIN staff s ON s.key = r.author"
-                              " LEFT JOIN hospitals h ON h.id = r.custodian"
-                              " WHERE r.patient = ? ORDER BY r.date DESC, r.height DESC, r.id"
-                              " LIMIT ?", err);
+    sqlite3_stmt *s = prep(l, RECORD_SELECT " WHERE r.patient = ?"
+                              " ORDER BY r.date DESC, r.height DESC, r.id LIMIT ?", err);
     if (s == NULL)
         return PC_EIO;
     sqlite3_bind_blob(s, 1, patient, 32, SQLITE_STATIC);
     sqlite3_bind_int64(s, 2, limit ? (sqlite3_int64)limit : -1);
     json_t *recs = json_array();
     int rc;
-    while ((rc = sqlite3_step(s)) == SQLITE_ROW) {
-        json_t *r = json_pack("{s:o,s:o,s:o,s:o,s:o,s:o,s:o,s:I,s:o,s:o,s:I,s:I,s:o,s:o,s:o}",
-                              "id", col_text(s, 0), "hi_type", col_text(s, 1),
-                              "date", col_date(s, 2), "fhir", col_text(s, 3),
-                              "custodian", col_text(s, 4), "author", col_b64(s, 5),
-                              "hash", col_hex(s, 6), "size", (json_int_t)sqlite3_column_int64(s, 7),
-                              "sealed_key", col_b64(s, 8), "txid", col_hex(s, 9),
-                              "height", (json_int_t)sqlite3_column_int64(s, 10),
-                              "time", (json_int_t)sqlite3_column_int64(s, 11),
-                              "author_name", col_text(s, 12), "author_role", col_text(s, 13),
-                              "custodian_name", col_text(s, 14));
-        json_array_append_new(recs, r);
-    }
+    while ((rc = sqlite3_step(s)) == SQLITE_ROW)
+        json_array_append_new(recs, record_row(s));
     sqlite3_finalize(s);
     if (rc != SQLITE_DONE) {
         json_decref(recs);
@@ -1196,23 +1220,16 @@ static int load_block(pc_ledger *l, sqlite3_stmt *blk, sqlite3_stmt *txq, uint64
         (*verdicts)[n] = (uint8_t)sqlite3_column_int(txq, 2);
         rc = tx_from_row(txq, 0, 1, &p->txs[n], err);
         if (rc != PC_OK) {
-            char why[sizeof err->msg] = "";
-            if (err != NULL)
-                memcpy(why, err->msg, sizeof why); /* err is about to be rewritten */
             pc_stmt_done(txq);
             pc_proposal_free(p);
-            free(*verdicts);
-            *verdicts = NULL;
-            return pc_error_set(err, PC_ESTATE, "block %llu: stored transaction %lld is altered or corrupt (%.180s)",
-                                (unsigned long long)height, (long long)n, why);
+            return pc_error_set(err, PC_ESTATE, "block %llu: transaction %lld is malformed: %s",
+                                (unsigned long long)height, (long long)n, err ? err->msg : "");
         }
         p->ntx = (size_t)++n;
     }
     pc_stmt_done(txq);
     if (n != ntx) {
         pc_proposal_free(p);
-        free(*verdicts);
-        *verdicts = NULL;
         return pc_error_set(err, PC_ESTATE, "block %llu: %lld of %lld transactions are stored",
                             (unsigned long long)height, (long long)n, (long long)ntx);
     }
