@@ -50,6 +50,8 @@ export function say(kind, text, opts = {}) {
   div.querySelector('.btn-close').addEventListener('click', () => div.remove());
   if (box) {
     if (opts.replace !== false) box.querySelectorAll(`.alert-${kind}`).forEach((a) => a.remove());
+    // A success supersedes earlier failures: do not leave stale errors up.
+    if (kind === 'success') box.querySelectorAll('.alert-danger, .alert-warning').forEach((a) => a.remove());
     box.prepend(div);
     div.scrollIntoView({ block: 'nearest' });
   } else {

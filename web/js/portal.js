@@ -217,11 +217,12 @@ async function loadLog() {
   const hs = await hospitals();
   const hname = Object.fromEntries(hs.map((h) => [h.id, h.name]));
   const rtype = Object.fromEntries(records.map((r) => [r.id, P.HI_LABELS[r.hi_type] || r.hi_type]));
-  const basisWords = { patient: 'you', custodian: 'the hospital that wrote it', consent: 'your consent', emergency: 'EMERGENCY ACCESS' };
+  const basisWords = { patient: 'your own key', custodian: 'the hospital that wrote it', consent: 'your consent', emergency: 'EMERGENCY ACCESS' };
   $('#emg-list').innerHTML = emg.map((e) => `<div class="alert ${e.open ? 'alert-danger' : 'alert-warning'}"><strong>Emergency access ${e.open ? 'is open' : 'was opened'}</strong> by ${esc(e.doctor_name || 'a doctor')} (${esc(hname[e.hospital] || e.hospital)}) on ${esc(fmtTime(e.opened))}, until ${esc(fmtTime(e.expires))}. Reason: \u201c${esc(e.reason)}\u201d.</div>`).join('');
   $('#log-rows').innerHTML = log.length ? log.map((a) => {
     const emergency = a.emergency || a.basis === 'emergency';
     const what = (a.records || []).map((id) => rtype[id] || 'record');
-    return `<tr class="${emergency ? 'row-emergency' : ''}" data-basis="${esc(a.basis)}"><td>${esc(fmtTime(a.time))}</td><td>${esc(a.reader_name || 'unknown')}${a.reader_role ? ` <span class="small text-muted">(${esc(a.reader_role)})</span>` : ''}<div class="small text-muted">${esc(hname[a.reader_hospital] || a.reader_hospital || '')}</div></td><td>${esc(what.join(', '))}</td><td>${emergency ? '<span class="badge text-bg-danger">EMERGENCY</span>' : esc(basisWords[a.basis] || a.basis)}</td></tr>`;
+    const who = a.basis === 'patient' || a.reader === me.key ? 'You' : (a.reader_name || 'unknown reader');
+    return `<tr class="${emergency ? 'row-emergency' : ''}" data-basis="${esc(a.basis)}"><td>${esc(fmtTime(a.time))}</td><td>${esc(who)}${a.reader_role ? ` <span class="small text-muted">(${esc(a.reader_role)})</span>` : ''}<div class="small text-muted">${esc(hname[a.reader_hospital] || a.reader_hospital || '')}</div></td><td>${esc(what.join(', '))}</td><td>${emergency ? '<span class="badge text-bg-danger">EMERGENCY</span>' : esc(basisWords[a.basis] || a.basis)}</td></tr>`;
   }).join('') : '<tr><td colspan="4" class="text-muted">Nobody has opened your records yet.</td></tr>';
 }
