@@ -5,6 +5,7 @@
  * before it leaves the process. */
 #include "cli/build.h"
 
+#include <stdlib.h>
 #include <string.h>
 #include <sodium.h>
 #include "parcha/encode.h"
@@ -260,4 +261,30 @@ int cli_build_access_log(const char *net, const pc_keypair *custodian_kp,
                     : json_null());
     const pc_keypair *keys[1] = {custodian_kp};
     return finish(net, "access.log", time_ms, body, keys, 1, tx, err);
+}
+
+char *cli_record_request_json(const cli_record *r, size_t *len)
+{
+    size_t txlen = 0;
+    char *txt = pc_tx_to_json(&r->tx, &txlen);
+    char *blob = pc_b64_dup(r->blob.data, r->blob.len);
+    char sealed[112];
+    json_t *txobj = NULL, *body = NULL;
+    char *text = NULL;
+    if (txt != NULL && blob != NULL) {
+        json_error_t je;
+        txobj = json_loadb(txt, txlen, 0, &je);
+        pc_b64_encode(sealed, sizeof sealed, r->sealed_custodian, PC_SEALED_KEY_LEN);
+        body = txobj != NULL ? json_pack("{s:O,s:s,s:s}", "tx", txobj, "blob", blob,
+                                         "sealed_custodian", sealed)
+                             : NULL;
+        text = body != NULL ? json_dumps(body, JSON_COMPACT) : NULL;
+    }
+    if (text != NULL && len != NULL)
+        *len = strlen(text);
+    free(txt);
+    free(blob);
+    json_decref(txobj);
+    json_decref(body);
+    return text;
 }

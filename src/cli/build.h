@@ -66,6 +66,11 @@ typedef struct cli_record {
 } cli_record;
 void cli_record_free(cli_record *r);
 
+/* The body of POST /v1/records for r: {"tx": <record.add in client form>,
+ * "blob": <b64url>, "sealed_custodian": <b64url>} as compact JSON text
+ * (malloc'd, *len set), or NULL when out of memory. */
+char *cli_record_request_json(const cli_record *r, size_t *len);
+
 /* A fresh random record id (22 base64url characters) into out[65]. */
 void cli_record_id_new(char out[65]);
 

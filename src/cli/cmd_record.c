@@ -54,34 +54,11 @@ static const cli_optspec ADD_OPTS[] = {
 static int post_record(cli_client *c, const cli_record *rec, json_t **reply, pc_error *err)
 {
     size_t len = 0;
-    char *txt = pc_tx_to_json(&rec->tx, &len);
-    char *blob = pc_b64_dup(rec->blob.data, rec->blob.len);
-    char sealed[112];
-    json_t *txobj = NULL, *body = NULL;
-    char *text = NULL;
-    int rc;
-    if (txt == NULL || blob == NULL) {
-        rc = pc_error_set(err, PC_ENOMEM, "out of memory");
-        goto out;
-    }
-    json_error_t je;
-    txobj = json_loadb(txt, len, 0, &je);
-    pc_b64_encode(sealed, sizeof sealed, rec->sealed_custodian, PC_SEALED_KEY_LEN);
-    body = txobj != NULL ? json_pack("{s:O,s:s,s:s}", "tx", txobj, "blob", blob,
-                                     "sealed_custodian", sealed)
-                         : NULL;
-    text = body != NULL ? json_dumps(body, JSON_COMPACT) : NULL;
-    if (text == NULL) {
-        rc = pc_error_set(err, PC_ENOMEM, "out of memory");
-        goto out;
-    }
-    rc = cli_post(c, "/v1/records", text, strlen(text), reply, err);
-out:
-    free(txt);
-    free(blob);
+    char *text = cli_record_request_json(rec, &len);
+    if (text == NULL)
+        return pc_error_set(err, PC_ENOMEM, "out of memory");
+    int rc = cli_post(c, "/v1/records", text, len, reply, err);
     free(text);
-    json_decref(txobj);
-    json_decref(body);
     return rc;
 }
 

@@ -10,13 +10,17 @@
  * are real and random. Transaction and proposal times are the wall clock
  * (the ledger checks them against block time); history lives only in the
  * FHIR clinical dates. */
+#include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <time.h>
 #include <sodium.h>
 #include "cli/build.h"
 #include "cli/cli.h"
+#include "cli/client.h"
+#include "cli/demo.h"
 #include "cli/fhirgen.h"
 #include "cli/keys.h"
 #include "cli/offline.h"
@@ -121,11 +125,29 @@ typedef struct demo_patient {
     size_t nrecords;
 } demo_patient;
 
-/* Everything the demo builds, freed and wiped by demo_free. */
+/* A transaction handed to a node (online mode) whose commit is not yet seen. */
+typedef struct demo_pending {
+    uint8_t txid[32];
+    int node;          /* index of the hospital whose node took it */
+    pc_tx_type type;
+} demo_pending;
+
+/* Everything the demo builds, freed and wiped by demo_free. Offline, the
+ * transactions go into batch[] and become blocks of net->ledger; online
+ * (net->ledger is NULL), each is posted at once to the node of the hospital
+ * it concerns and remembered in pending[] until a flush sees it committed. */
 typedef struct demo {
-    cli_offline net;
+    cli_offline *net;
+    cli_offline own_net; /* net points here when the demo made the network */
     bool net_open;
-    pc_vault *vault;
+    bool online;
+    pc_vault *vault;           /* offline: DIR/vault.db */
+    pc_vault *vaults[NHOSP];   /* online: each hospital's node's vault (keystore) */
+    cli_client clients[NHOSP]; /* online: each hospital's node */
+    bool client_open[NHOSP];
+    demo_pending pending[BATCH];
+    size_t npending;
+    int64_t expiring_ms;       /* lifetime of the grant meant to expire */
     cli_rng rng;
     demo_staff staff[NSTAFF];
     demo_patient *patients;
@@ -151,8 +173,14 @@ static void demo_free(demo *d)
     }
     if (d->vault != NULL)
         pc_vault_close(d->vault);
+    for (size_t h = 0; h < NHOSP; h++) {
+        if (d->vaults[h] != NULL)
+            pc_vault_close(d->vaults[h]);
+        if (d->client_open[h])
+            cli_client_close(&d->clients[h]);
+    }
     if (d->net_open)
-        cli_offline_close(&d->net);
+        cli_offline_close(&d->own_net);
 }
 
 /* Progress on stderr. */
@@ -161,26 +189,129 @@ static void step(const char *what)
     fprintf(stderr, "parcha demo: %s\n", what);
 }
 
-/* Commit the pending batch as one block. */
+/* The vault holding hospital h's staff keystore (and, offline, all content). */
+static pc_vault *vault_of(demo *d, int h)
+{
+    return d->online ? d->vaults[h] : d->vault;
+}
+
+/* Sleep ms milliseconds (between polls of a node). */
+static void nap(int ms)
+{
+    struct timespec ts = {ms / 1000, (long)(ms % 1000) * 1000000L};
+    nanosleep(&ts, NULL);
+}
+
+/* POST body to path on hospital h's node with ?wait=0 and remember the txid
+ * as pending. A 503 (node busy, orderer briefly without a leader) is retried
+ * for up to 30 s; any other refusal is an error naming the type. */
+static int post_pending(demo *d, int h, const char *path, const char *body, size_t len,
+                        const uint8_t txid[32], pc_tx_type type, pc_error *err)
+{
+    int64_t deadline = pc_mono_ms() + 30000;
+    int rc;
+    for (int wait = 20;; wait = wait < 500 ? wait * 2 : 500) {
+        json_t *reply = NULL;
+        rc = cli_post(&d->clients[h], path, body, len, &reply, err);
+        json_decref(reply);
+        if (rc != PC_EUNAVAIL || pc_mono_ms() > deadline)
+            break;
+        nap(wait);
+    }
+    if (rc != PC_OK)
+        return pc_error_set(err, rc, "%s at %s: %s", pc_tx_type_name(type),
+                            d->net->hospitals[h].id, err->msg);
+    demo_pending *p = &d->pending[d->npending++];
+    memcpy(p->txid, txid, 32);
+    p->node = h;
+    p->type = type;
+    return PC_OK;
+}
+
+/* Online: wait until every pending transaction is committed with verdict ok
+ * (polling GET /v1/tx/{txid} at the node that took it, up to 60 s each). */
+static int wait_pending(demo *d, pc_error *err)
+{
+    int rc = PC_OK;
+    for (size_t i = 0; rc == PC_OK && i < d->npending; i++) {
+        const demo_pending *p = &d->pending[i];
+        char path[96], hex[65];
+        pc_hex_encode(hex, sizeof hex, p->txid, 32);
+        snprintf(path, sizeof path, "/v1/tx/%s", hex);
+        int64_t deadline = pc_mono_ms() + 60000;
+        for (int wait = 5;; wait = wait < 200 ? wait * 2 : 200) {
+            json_t *j = NULL;
+            pc_error gerr;
+            int grc = cli_get(&d->clients[p->node], path, &j, &gerr);
+            const char *status = json_string_value(json_object_get(j, "status"));
+            if (grc == PC_OK && status != NULL && strcmp(status, "committed") == 0) {
+                const char *verdict = json_string_value(json_object_get(j, "verdict"));
+                if (verdict == NULL || strcmp(verdict, "ok") != 0)
+                    rc = pc_error_set(err, PC_ESTATE, "%s %.16s... was refused by the ledger (%s)",
+                                      pc_tx_type_name(p->type), hex,
+                                      verdict != NULL ? verdict : "no verdict");
+                json_decref(j);
+                break;
+            }
+            json_decref(j);
+            if (grc != PC_OK && grc != PC_ENOTFOUND && grc != PC_EUNAVAIL) {
+                rc = pc_error_set(err, grc, "%s %.16s...: %s", pc_tx_type_name(p->type), hex,
+                                  gerr.msg);
+                break;
+            }
+            if (pc_mono_ms() > deadline) {
+                rc = pc_error_set(err, PC_EUNAVAIL,
+                                  "%s %.16s... was not committed within 60 s at %s's node",
+                                  pc_tx_type_name(p->type), hex, d->net->hospitals[p->node].id);
+                break;
+            }
+            nap(wait);
+        }
+    }
+    d->npending = 0;
+    return rc;
+}
+
+/* Commit what is queued: offline as one block, online by waiting for the
+ * pending transactions. txids (may be NULL) receives the txids in order. */
 static int flush(demo *d, uint8_t (*txids)[32], pc_error *err)
 {
+    if (d->online) {
+        for (size_t i = 0; txids != NULL && i < d->npending; i++)
+            memcpy(txids[i], d->pending[i].txid, 32);
+        return wait_pending(d, err);
+    }
     if (d->nbatch == 0)
         return PC_OK;
     size_t n = d->nbatch;
     d->nbatch = 0;
-    return cli_offline_commit(&d->net, d->batch, n, txids, err);
+    return cli_offline_commit(d->net, d->batch, n, txids, err);
 }
 
-/* Queue tx (moved in); commit when the batch is full. */
-static int queue(demo *d, pc_tx *tx, pc_error *err)
+/* Queue tx (moved in and freed) for hospital h's node; commit when the
+ * batch is full. */
+static int queue(demo *d, pc_tx *tx, int h, pc_error *err)
 {
+    if (d->online) {
+        size_t len = 0;
+        char *text = pc_tx_to_json(tx, &len);
+        int rc = text != NULL ? post_pending(d, h, "/v1/tx?wait=0", text, len, tx->txid,
+                                             tx->type, err)
+                              : pc_error_set(err, PC_ENOMEM, "out of memory");
+        free(text);
+        pc_tx_free(tx);
+        if (rc == PC_OK && d->npending == BATCH)
+            rc = flush(d, NULL, err);
+        return rc;
+    }
     d->batch[d->nbatch++] = *tx;
     memset(tx, 0, sizeof *tx);
     return d->nbatch == BATCH ? flush(d, NULL, err) : PC_OK;
 }
 
-/* Commit one transaction on its own and return its txid. */
-static int commit_one(demo *d, pc_tx *tx, uint8_t txid[32], pc_error *err)
+/* Commit one transaction (for hospital h's node) on its own and return its
+ * txid. */
+static int commit_one(demo *d, pc_tx *tx, int h, uint8_t txid[32], pc_error *err)
 {
     int rc = flush(d, NULL, err);
     if (rc != PC_OK) {
@@ -188,12 +319,36 @@ static int commit_one(demo *d, pc_tx *tx, uint8_t txid[32], pc_error *err)
         return rc;
     }
     uint8_t ids[1][32];
-    d->batch[0] = *tx;
-    memset(tx, 0, sizeof *tx);
-    d->nbatch = 1;
-    rc = flush(d, ids, err);
+    rc = queue(d, tx, h, err);
+    if (rc == PC_OK)
+        rc = flush(d, ids, err);
     if (rc == PC_OK && txid != NULL)
         memcpy(txid, ids[0], 32);
+    return rc;
+}
+
+/* Store record content and queue its record.add: offline into the vault
+ * then the batch; online through POST /v1/records at the custodian's node,
+ * which keeps the content in its own vault. rec->tx is consumed. */
+static int queue_record(demo *d, cli_record *rec, int h, const uint8_t patient[32],
+                        pc_error *err)
+{
+    if (d->online) {
+        size_t len = 0;
+        char *text = cli_record_request_json(rec, &len);
+        int rc = text != NULL ? post_pending(d, h, "/v1/records?wait=0", text, len,
+                                             rec->tx.txid, rec->tx.type, err)
+                              : pc_error_set(err, PC_ENOMEM, "out of memory");
+        free(text);
+        pc_tx_free(&rec->tx);
+        if (rc == PC_OK && d->npending == BATCH)
+            rc = flush(d, NULL, err);
+        return rc;
+    }
+    int rc = pc_vault_put(d->vault, rec->id, d->net->hospitals[h].id, patient, rec->blob.data,
+                          rec->blob.len, rec->sealed_custodian, err);
+    if (rc == PC_OK)
+        rc = queue(d, &rec->tx, h, err);
     return rc;
 }
 
@@ -241,18 +396,18 @@ static int make_staff(demo *d, pc_error *err)
         pc_buf_init(&text);
         rc = pc_file_read(s->key_path, 1 << 16, &text, err);
         if (rc == PC_OK)
-            rc = pc_vault_keystore_put(d->vault, s->username,
-                                       d->net.hospitals[s->hospital].id,
+            rc = pc_vault_keystore_put(vault_of(d, s->hospital), s->username,
+                                       d->net->hospitals[s->hospital].id,
                                        (const char *)text.data, err);
         pc_buf_free(&text);
         if (rc != PC_OK)
             return rc;
         pc_tx tx;
-        rc = cli_build_staff_enroll(d->net.net, d->net.hospitals[s->hospital].id,
-                                    &d->net.keys[s->hospital], s->kp.pk, s->name, s->role,
+        rc = cli_build_staff_enroll(d->net->net, d->net->hospitals[s->hospital].id,
+                                    &d->net->keys[s->hospital], s->kp.pk, s->name, s->role,
                                     s->regno, now, &tx, err);
         if (rc == PC_OK)
-            rc = queue(d, &tx, err);
+            rc = queue(d, &tx, s->hospital, err);
         if (rc != PC_OK)
             return rc;
     }
@@ -284,7 +439,7 @@ static int make_patients(demo *d, pc_error *err)
         pc_healthid_from_key(p->kp.pk, p->hid);
         pc_buf svg;
         pc_buf_init(&svg);
-        rc = pc_card_svg(p->name, p->hid, p->kp.pk, d->net.hospitals[p->hospital].name, &svg,
+        rc = pc_card_svg(p->name, p->hid, p->kp.pk, d->net->hospitals[p->hospital].name, &svg,
                          err);
         if (rc == PC_OK)
             rc = pc_file_write(p->card_path, svg.data, svg.len, 0600, err);
@@ -292,11 +447,11 @@ static int make_patients(demo *d, pc_error *err)
         if (rc != PC_OK)
             return rc;
         pc_tx tx;
-        rc = cli_build_patient_register(d->net.net, &p->kp,
+        rc = cli_build_patient_register(d->net->net, &p->kp,
                                         &d->staff[STAFF_CLERK(p->hospital)].kp,
-                                        d->net.hospitals[p->hospital].id, now, &tx, err);
+                                        d->net->hospitals[p->hospital].id, now, &tx, err);
         if (rc == PC_OK)
-            rc = queue(d, &tx, err);
+            rc = queue(d, &tx, p->hospital, err);
         if (rc != PC_OK)
             return rc;
     }
@@ -317,7 +472,7 @@ static int add_record(demo *d, demo_patient *p, int h, int32_t day, cli_fhir_kin
     const demo_staff *s = &d->staff[author];
     char ref[64];
     snprintf(ref, sizeof ref, "Patient/%s", p->hid);
-    cli_fhir_ctx ctx = {ref, p->name, s->name, s->regno, d->net.hospitals[h].name, day};
+    cli_fhir_ctx ctx = {ref, p->name, s->name, s->regno, d->net->hospitals[h].name, day};
     json_t *res = cli_fhirgen_make(&d->rng, kind, cond, &ctx);
     if (res == NULL)
         return pc_error_set(err, PC_ENOMEM, "out of memory generating a record");
@@ -336,19 +491,17 @@ static int add_record(demo *d, demo_patient *p, int h, int32_t day, cli_fhir_kin
     cli_record rec;
     char id[65];
     cli_record_id_new(id);
-    rc = cli_build_record(d->net.net, &s->kp, d->net.hospitals[h].id, d->net.keys[h].pk,
+    rc = cli_build_record(d->net->net, &s->kp, d->net->hospitals[h].id, d->net->keys[h].pk,
                           p->kp.pk, id, hi, date, res, pc_now_ms(), &rec, err);
     json_decref(res);
     if (rc != PC_OK)
         return rc;
-    rc = pc_vault_put(d->vault, rec.id, d->net.hospitals[h].id, p->kp.pk, rec.blob.data,
-                      rec.blob.len, rec.sealed_custodian, err);
+    rc = queue_record(d, &rec, h, p->kp.pk, err);
     if (rc == PC_OK) {
         demo_record *r = &p->records[p->nrecords++];
         memcpy(r->id, rec.id, sizeof r->id);
         r->custodian = h;
         d->nrecords++;
-        rc = queue(d, &rec.tx, err);
     }
     cli_record_free(&rec);
     return rc;
@@ -442,8 +595,8 @@ static int grant(demo *d, size_t pi, int hosp, int staff, const char *types,
     int rc = cli_parse_hi_types(types, &arr, NULL, err);
     if (rc != PC_OK)
         return rc;
-    rc = cli_build_consent_grant(d->net.net, &d->patients[pi].kp,
-                                 hosp >= 0 ? d->net.hospitals[hosp].id : NULL,
+    rc = cli_build_consent_grant(d->net->net, &d->patients[pi].kp,
+                                 hosp >= 0 ? d->net->hospitals[hosp].id : NULL,
                                  hosp >= 0 ? NULL : d->staff[staff].kp.pk, arr, from, to,
                                  expires, purpose, pc_now_ms(), tx, err);
     json_decref(arr);
@@ -479,7 +632,7 @@ static int make_consents(demo *d, uint8_t consent_read[32], int *consent_reader,
     rc = grant(d, 0, h0, -1, "all", NULL, NULL, now + 180 * day_ms, "CAREMGT", &tx, err);
     if (rc != PC_OK)
         return rc;
-    rc = commit_one(d, &tx, consent_read, err);
+    rc = commit_one(d, &tx, d->patients[0].hospital, consent_read, err);
     if (rc != PC_OK)
         return rc;
     *consent_reader = STAFF_DOCTOR(h0, 0);
@@ -512,7 +665,7 @@ static int make_consents(demo *d, uint8_t consent_read[32], int *consent_reader,
             break;
         }
         if (rc == PC_OK)
-            rc = queue(d, &tx, err);
+            rc = queue(d, &tx, p->hospital, err);
         if (rc != PC_OK)
             return rc;
         d->nconsents++;
@@ -527,12 +680,12 @@ static int make_consents(demo *d, uint8_t consent_read[32], int *consent_reader,
     rc = grant(d, rp, other_hospital(&d->patients[rp], 0), -1, "all", NULL, NULL,
                now + 60 * day_ms, "CAREMGT", &tx, err);
     if (rc == PC_OK)
-        rc = commit_one(d, &tx, revoked, err);
+        rc = commit_one(d, &tx, d->patients[rp].hospital, revoked, err);
     if (rc == PC_OK)
-        rc = cli_build_consent_revoke(d->net.net, &d->patients[rp].kp, revoked, pc_now_ms(),
+        rc = cli_build_consent_revoke(d->net->net, &d->patients[rp].kp, revoked, pc_now_ms(),
                                       &tx, err);
     if (rc == PC_OK)
-        rc = commit_one(d, &tx, NULL, err);
+        rc = commit_one(d, &tx, d->patients[rp].hospital, NULL, err);
     if (rc != PC_OK)
         return rc;
     d->nconsents++;
@@ -542,9 +695,9 @@ static int make_consents(demo *d, uint8_t consent_read[32], int *consent_reader,
      * by the time anyone looks (a grant must be live when committed). */
     size_t ep = np > 13 ? 13 : 0;
     rc = grant(d, ep, -1, STAFF_DOCTOR(other_hospital(&d->patients[ep], 1), 1),
-               "Prescription", NULL, NULL, pc_now_ms() + 3000, "CAREMGT", &tx, err);
+               "Prescription", NULL, NULL, pc_now_ms() + d->expiring_ms, "CAREMGT", &tx, err);
     if (rc == PC_OK)
-        rc = commit_one(d, &tx, NULL, err);
+        rc = commit_one(d, &tx, d->patients[ep].hospital, NULL, err);
     if (rc != PC_OK)
         return rc;
     d->nconsents++;
@@ -570,11 +723,11 @@ static int log_reads(demo *d, size_t pi, const uint8_t reader[32], int skip_hosp
         if (n == 0)
             continue;
         pc_tx tx;
-        int rc = cli_build_access_log(d->net.net, &d->net.keys[h], d->net.hospitals[h].id,
+        int rc = cli_build_access_log(d->net->net, &d->net->keys[h], d->net->hospitals[h].id,
                                       reader, p->kp.pk, ids, n, basis, ref, pc_now_ms(), &tx,
                                       err);
         if (rc == PC_OK)
-            rc = queue(d, &tx, err);
+            rc = queue(d, &tx, h, err);
         if (rc != PC_OK)
             return rc;
         d->naccess++;
@@ -596,11 +749,11 @@ static int make_emergency_and_reads(demo *d, const uint8_t consent_grant[32],
     pc_tx tx;
     uint8_t etxid[32];
     int rc = cli_build_emergency_open(
-        d->net.net, &d->staff[doctor].kp, d->patients[ep].kp.pk, d->net.hospitals[2].id,
+        d->net->net, &d->staff[doctor].kp, d->patients[ep].kp.pk, d->net->hospitals[2].id,
         "Brought unconscious to casualty after a road traffic accident; patient cannot consent",
         24, pc_now_ms(), &tx, err);
     if (rc == PC_OK)
-        rc = commit_one(d, &tx, etxid, err);
+        rc = commit_one(d, &tx, 2, etxid, err);
     if (rc != PC_OK)
         return rc;
     d->nemergencies++;
@@ -622,11 +775,11 @@ static int make_emergency_and_reads(demo *d, const uint8_t consent_grant[32],
                 ids[n++] = p->records[i].id;
         }
         if (n > 0) {
-            rc = cli_build_access_log(d->net.net, &d->net.keys[h], d->net.hospitals[h].id,
+            rc = cli_build_access_log(d->net->net, &d->net->keys[h], d->net->hospitals[h].id,
                                       d->staff[STAFF_DOCTOR(h, 1)].kp.pk, p->kp.pk, ids, n,
                                       "custodian", NULL, pc_now_ms(), &tx, err);
             if (rc == PC_OK)
-                rc = queue(d, &tx, err);
+                rc = queue(d, &tx, h, err);
             if (rc == PC_OK)
                 d->naccess++;
         }
@@ -636,8 +789,9 @@ static int make_emergency_and_reads(demo *d, const uint8_t consent_grant[32],
     return rc;
 }
 
-/* DIR/demo-keys/index.json: every key file, for people and scripts. */
-static int write_index(demo *d, const char *listen, pc_error *err)
+/* DIR/demo-keys/index.json: every key file, for people and scripts.
+ * node_urls[h] is the base URL of hospital h's node (all the same offline). */
+static int write_index(demo *d, const char *const *node_urls, pc_error *err)
 {
     json_t *staff = json_array(), *patients = json_array(), *hosp = json_array();
     char pk[48], path[1100];
@@ -650,7 +804,7 @@ static int write_index(demo *d, const char *listen, pc_error *err)
         json_array_append_new(
             staff, json_pack("{s:s,s:s,s:s,s:s,s:s,s:s,s:s,s:s}", "username", s->username,
                              "name", s->name, "role", s->role, "regno", s->regno, "hospital",
-                             d->net.hospitals[s->hospital].id, "public",
+                             d->net->hospitals[s->hospital].id, "public",
                              pc_b64_encode(pk, sizeof pk, s->kp.pk, 32), "key_file",
                              s->key_path, "pass_file", pass_path));
     }
@@ -665,20 +819,19 @@ static int write_index(demo *d, const char *listen, pc_error *err)
         json_array_append_new(
             patients,
             json_pack("{s:s,s:s,s:s,s:s,s:s,s:s,s:s,s:i}", "name", p->name, "health_id", p->hid,
-                      "hospital", d->net.hospitals[p->hospital].id, "public",
+                      "hospital", d->net->hospitals[p->hospital].id, "public",
                       pc_b64_encode(pk, sizeof pk, p->kp.pk, 32), "key_file", p->key_path,
                       "pass_file", pass_path, "card", p->card_path, "records",
                       (int)p->nrecords));
     }
     for (size_t h = 0; h < NHOSP; h++) {
-        json_array_append_new(hosp, json_pack("{s:s,s:s,s:s}", "id", d->net.hospitals[h].id,
-                                              "name", d->net.hospitals[h].name, "public",
-                                              pc_b64_encode(pk, sizeof pk, d->net.keys[h].pk,
-                                                            32)));
+        json_array_append_new(hosp, json_pack("{s:s,s:s,s:s,s:s}", "id", d->net->hospitals[h].id,
+                                              "name", d->net->hospitals[h].name, "public",
+                                              pc_b64_encode(pk, sizeof pk, d->net->keys[h].pk,
+                                                            32),
+                                              "node", node_urls[h]));
     }
-    char url[300];
-    snprintf(url, sizeof url, "http://%s", listen);
-    json_t *idx = json_pack("{s:s,s:s,s:o,s:o,s:o}", "network", d->net.net, "node", url,
+    json_t *idx = json_pack("{s:s,s:s,s:o,s:o,s:o}", "network", d->net->net, "node", node_urls[0],
                             "hospitals", hosp, "staff", staff, "patients", patients);
     char *text = idx != NULL ? json_dumps(idx, JSON_INDENT(2)) : NULL;
     json_decref(idx);
@@ -693,28 +846,36 @@ static int write_index(demo *d, const char *listen, pc_error *err)
     return rc;
 }
 
+/* The demo's figures as JSON (caller decrefs): network, data folder, counts
+ * and the path of index.json. */
+static json_t *summary_json(const demo *d, const char *dir)
+{
+    char idx[1100];
+    if (!cli_pathf(idx, sizeof idx, "%s/index.json", d->keys_dir))
+        idx[0] = '\0';
+    return json_pack("{s:s,s:s,s:I,s:I,s:i,s:i,s:i,s:i,s:i,s:i,s:i,s:s}", "network",
+                     d->net->net, "data", dir, "blocks", (json_int_t)d->net->blocks,
+                     "transactions", (json_int_t)d->net->txs, "hospitals", NHOSP, "staff",
+                     NSTAFF, "patients", (int)d->npatients, "records", (int)d->nrecords,
+                     "consents", (int)d->nconsents, "emergencies", (int)d->nemergencies,
+                     "access_logs", (int)d->naccess, "index", idx);
+}
+
 static void print_summary(demo *d, const char *dir, const char *listen, bool as_json)
 {
     if (as_json) {
-        char idx[1100];
-        cli_pathf(idx, sizeof idx, "%s/index.json", d->keys_dir);
-        json_t *j = json_pack(
-            "{s:s,s:s,s:I,s:I,s:i,s:i,s:i,s:i,s:i,s:i,s:i,s:s}", "network", d->net.net, "data",
-            dir, "blocks", (json_int_t)d->net.blocks, "transactions", (json_int_t)d->net.txs,
-            "hospitals", NHOSP, "staff", NSTAFF, "patients", (int)d->npatients, "records",
-            (int)d->nrecords, "consents", (int)d->nconsents, "emergencies",
-            (int)d->nemergencies, "access_logs", (int)d->naccess, "index", idx);
+        json_t *j = summary_json(d, dir);
         cli_print_json(j);
         json_decref(j);
         return;
     }
-    printf("\nDemo network '%s' is ready in %s\n", d->net.net, dir);
+    printf("\nDemo network '%s' is ready in %s\n", d->net->net, dir);
     printf("  %d hospitals, %d staff, %zu patients, %zu records, %zu consents "
            "(%zu revoked, %zu expiring within seconds),\n"
            "  %zu emergency opening, %zu audit entries; %llu blocks, %llu transactions\n\n",
            NHOSP, NSTAFF, d->npatients, d->nrecords, d->nconsents, d->nrevoked, d->nexpired,
-           d->nemergencies, d->naccess, (unsigned long long)d->net.blocks,
-           (unsigned long long)d->net.txs);
+           d->nemergencies, d->naccess, (unsigned long long)d->net->blocks,
+           (unsigned long long)d->net->txs);
     printf("Start the node:   parchad --data %s\n", dir);
     printf("Web UI:           http://%s/\n", listen);
     printf("Check the chain:  parcha verify --data %s\n\n", dir);
@@ -724,7 +885,7 @@ static void print_summary(demo *d, const char *dir, const char *listen, bool as_
     for (size_t i = 0; i < NSTAFF; i++) {
         const demo_staff *s = &d->staff[i];
         printf("  %-17s %-20s %-7s %-18s %s\n", s->username, s->name, s->role,
-               d->net.hospitals[s->hospital].id, s->pass);
+               d->net->hospitals[s->hospital].id, s->pass);
     }
     printf("  (key files: %s/staff/<username>.key, passphrase in <username>.pass)\n\n",
            d->keys_dir);
@@ -733,7 +894,7 @@ static void print_summary(demo *d, const char *dir, const char *listen, bool as_
     printf("  %-20s %-17s %-18s %s\n", "name", "Health ID", "registered at", "passphrase");
     for (size_t i = 0; i < d->npatients && i < 5; i++) {
         const demo_patient *p = &d->patients[i];
-        printf("  %-20s %-17s %-18s %s\n", p->name, p->hid, d->net.hospitals[p->hospital].id,
+        printf("  %-20s %-17s %-18s %s\n", p->name, p->hid, d->net->hospitals[p->hospital].id,
                p->pass);
     }
     if (d->npatients > 0) {
@@ -744,6 +905,56 @@ static void print_summary(demo *d, const char *dir, const char *listen, bool as_
                "  parcha access-log --patient '%s'\n",
                p->hid, p->key_path, (int)(strlen(p->key_path) - 4), p->key_path, p->hid);
     }
+}
+
+void cli_demo_hospital(size_t i, cli_hospital_spec *out)
+{
+    memset(out, 0, sizeof *out);
+    if (i < NHOSP) {
+        *out = HOSPITALS_TEMPLATE[i];
+        return;
+    }
+    snprintf(out->id, sizeof out->id, "hospital-%zu", i + 1);
+    snprintf(out->name, sizeof out->name, "Hospital %zu", i + 1);
+}
+
+/* Everything after the network exists, in dependency order (each phase is
+ * committed before the next starts): staff, patients, consents, records,
+ * the emergency and audited reads, then index.json. d->net, the vault(s)
+ * (and online, the clients) are open; d->keys_dir is set and must not exist. */
+static int demo_build(demo *d, const char *const *node_urls, pc_error *err)
+{
+    uint8_t consent_grant[32];
+    int consent_reader = 0;
+    size_t consent_patient = 0;
+    if (mkdir(d->keys_dir, 0700) != 0)
+        return pc_error_set(err, PC_EIO, "cannot create folder %s: %s", d->keys_dir,
+                            strerror(errno));
+    d->patients = calloc(d->npatients, sizeof *d->patients);
+    if (d->patients == NULL)
+        return pc_error_set(err, PC_ENOMEM, "out of memory");
+    step("enrolling staff: 2 doctors, 1 nurse, 1 clerk, 1 admin per hospital");
+    int rc = make_staff(d, err);
+    if (rc != PC_OK)
+        return rc;
+    fprintf(stderr, "parcha demo: registering %zu patients (key files and cards)\n",
+            d->npatients);
+    rc = make_patients(d, err);
+    if (rc != PC_OK)
+        return rc;
+    step("recording consents");
+    rc = make_consents(d, consent_grant, &consent_reader, &consent_patient, err);
+    if (rc != PC_OK)
+        return rc;
+    step("writing encrypted FHIR records");
+    rc = make_records(d, err);
+    if (rc != PC_OK)
+        return rc;
+    step("opening an emergency window and logging reads");
+    rc = make_emergency_and_reads(d, consent_grant, consent_reader, consent_patient, err);
+    if (rc != PC_OK)
+        return rc;
+    return write_index(d, node_urls, err);
 }
 
 int cli_cmd_demo(int argc, char **argv)
@@ -780,22 +991,25 @@ int cli_cmd_demo(int argc, char **argv)
     cli_rng_seed(&d->rng, (uint64_t)seed);
     d->npatients = (size_t)npatients;
     d->today = (int32_t)(pc_now_ms() / 86400000);
+    d->expiring_ms = 3000;
 
     cli_hospital_spec hosp[NHOSP];
     memcpy(hosp, HOSPITALS_TEMPLATE, sizeof hosp);
     for (size_t i = 0; i < NHOSP; i++)
         snprintf(hosp[i].endpoint, sizeof hosp[i].endpoint, "http://%s", listen);
 
-    uint8_t consent_grant[32];
-    int consent_reader = 0;
-    size_t consent_patient = 0;
-    char path[1100];
+    char path[1100], url[300];
+    const char *urls[NHOSP];
+    snprintf(url, sizeof url, "http://%s", listen);
+    for (size_t i = 0; i < NHOSP; i++)
+        urls[i] = url;
 
     step("creating the network: 3 hospitals, genesis block");
-    rc = cli_offline_create(dir, "parcha-demo", hosp, NHOSP, listen, PC_KDF_FAST, &d->net,
+    rc = cli_offline_create(dir, "parcha-demo", hosp, NHOSP, listen, PC_KDF_FAST, &d->own_net,
                             &err);
     if (rc != PC_OK)
         goto fail;
+    d->net = &d->own_net;
     d->net_open = true;
     if (!cli_pathf(path, sizeof path, "%s/vault.db", dir) ||
         !cli_pathf(d->keys_dir, sizeof d->keys_dir, "%s/demo-keys", dir)) {
@@ -803,39 +1017,8 @@ int cli_cmd_demo(int argc, char **argv)
         goto fail;
     }
     rc = pc_vault_open(path, &d->vault, &err);
-    if (rc != PC_OK)
-        goto fail;
-    if (mkdir(d->keys_dir, 0700) != 0) {
-        rc = pc_error_set(&err, PC_EIO, "cannot create folder %s", d->keys_dir);
-        goto fail;
-    }
-    d->patients = calloc(d->npatients, sizeof *d->patients);
-    if (d->patients == NULL) {
-        rc = pc_error_set(&err, PC_ENOMEM, "out of memory");
-        goto fail;
-    }
-    step("enrolling staff: 2 doctors, 1 nurse, 1 clerk, 1 admin per hospital");
-    rc = make_staff(d, &err);
-    if (rc != PC_OK)
-        goto fail;
-    fprintf(stderr, "parcha demo: registering %zu patients (key files and cards)\n",
-            d->npatients);
-    rc = make_patients(d, &err);
-    if (rc != PC_OK)
-        goto fail;
-    step("recording consents");
-    rc = make_consents(d, consent_grant, &consent_reader, &consent_patient, &err);
-    if (rc != PC_OK)
-        goto fail;
-    step("writing encrypted FHIR records");
-    rc = make_records(d, &err);
-    if (rc != PC_OK)
-        goto fail;
-    step("opening an emergency window and logging reads");
-    rc = make_emergency_and_reads(d, consent_grant, consent_reader, consent_patient, &err);
-    if (rc != PC_OK)
-        goto fail;
-    rc = write_index(d, listen, &err);
+    if (rc == PC_OK)
+        rc = demo_build(d, urls, &err);
     if (rc != PC_OK)
         goto fail;
     print_summary(d, dir, listen, cli_flag(&a, "json"));
@@ -846,4 +1029,50 @@ fail:
     demo_free(d);
     free(d);
     return cli_fail(NAME, &err);
+}
+
+int cli_demo_online(cli_offline *net, const char *const *node_urls,
+                    const char *const *vault_paths, const char *keys_dir,
+                    size_t npatients, json_t **summary, pc_error *err)
+{
+    if (summary != NULL)
+        *summary = NULL;
+    if (net->n < NHOSP)
+        return pc_error_set(err, PC_EINVAL, "the demo needs at least %d hospitals", NHOSP);
+    if (npatients < 1 || npatients > 500)
+        return pc_error_set(err, PC_EINVAL, "the demo takes 1 to 500 patients");
+    for (size_t h = 0; h < NHOSP; h++) {
+        cli_hospital_spec want;
+        cli_demo_hospital(h, &want);
+        if (strcmp(net->hospitals[h].id, want.id) != 0)
+            return pc_error_set(err, PC_EINVAL, "founder %zu must be the demo's '%s', not '%s'",
+                                h + 1, want.id, net->hospitals[h].id);
+    }
+    demo *d = calloc(1, sizeof *d);
+    if (d == NULL)
+        return pc_error_set(err, PC_ENOMEM, "out of memory");
+    d->net = net;
+    d->online = true;
+    /* Long enough to commit through the orderer on a busy machine. */
+    d->expiring_ms = 20000;
+    cli_rng_seed(&d->rng, DEMO_SEED);
+    d->npatients = npatients;
+    d->today = (int32_t)(pc_now_ms() / 86400000);
+    int rc = PC_OK;
+    if (!cli_pathf(d->keys_dir, sizeof d->keys_dir, "%s", keys_dir))
+        rc = pc_error_set(err, PC_EINVAL, "folder path is too long");
+    for (size_t h = 0; rc == PC_OK && h < NHOSP; h++) {
+        rc = cli_client_init(&d->clients[h], node_urls[h], err);
+        if (rc != PC_OK)
+            break;
+        d->client_open[h] = true;
+        rc = pc_vault_open(vault_paths[h], &d->vaults[h], err);
+    }
+    if (rc == PC_OK)
+        rc = demo_build(d, node_urls, err);
+    if (rc == PC_OK && summary != NULL)
+        *summary = summary_json(d, keys_dir);
+    demo_free(d);
+    free(d);
+    return rc;
 }

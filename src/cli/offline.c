@@ -5,6 +5,7 @@
 
 #include <errno.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -15,7 +16,7 @@
 
 /* Files this run created, removed again if creation fails half-way. */
 typedef struct created {
-    char paths[3 * CLI_MAX_FOUNDERS + 8][1100];
+    char paths[6 * CLI_MAX_FOUNDERS + 8][1100];
     size_t n;
 } created;
 
@@ -56,6 +57,26 @@ static int make_dir(const char *path, created *c, pc_error *err)
     return pc_error_set(err, PC_EIO, "cannot create folder %s: %s", path, strerror(errno));
 }
 
+/* Write cfg as indented JSON with a final newline to path (mode 0644). */
+static int write_json_file(const char *path, const json_t *cfg, pc_error *err)
+{
+    char *text = cfg != NULL ? json_dumps(cfg, JSON_INDENT(2)) : NULL;
+    if (text == NULL)
+        return pc_error_set(err, PC_ENOMEM, "out of memory writing %s", path);
+    pc_buf b;
+    pc_buf_init(&b);
+    int rc = pc_buf_append_str(&b, text);
+    rc = rc ? rc : pc_buf_append_str(&b, "\n");
+    free(text);
+    if (rc != PC_OK) {
+        pc_buf_free(&b);
+        return pc_error_set(err, PC_ENOMEM, "out of memory writing %s", path);
+    }
+    rc = pc_file_write(path, b.data, b.len, 0644, err);
+    pc_buf_free(&b);
+    return rc;
+}
+
 /* node.json for a single node hosting every founder. */
 static int write_node_json(const char *path, const cli_offline *o, const char *listen,
                            pc_error *err)
@@ -66,21 +87,8 @@ static int write_node_json(const char *path, const cli_offline *o, const char *l
     json_t *cfg = json_pack("{s:s,s:s,s:o,s:s,s:s,s:{}}", "network", o->net, "hospital",
                             o->hospitals[0].id, "hosted", hosted, "listen", listen,
                             "orderer", "solo", "peers");
-    char *text = cfg != NULL ? json_dumps(cfg, JSON_INDENT(2)) : NULL;
+    int rc = write_json_file(path, cfg, err);
     json_decref(cfg);
-    if (text == NULL)
-        return pc_error_set(err, PC_ENOMEM, "out of memory writing node.json");
-    pc_buf b;
-    pc_buf_init(&b);
-    int rc = pc_buf_append_str(&b, text);
-    rc = rc ? rc : pc_buf_append_str(&b, "\n");
-    free(text);
-    if (rc != PC_OK) {
-        pc_buf_free(&b);
-        return pc_error_set(err, PC_ENOMEM, "out of memory writing node.json");
-    }
-    rc = pc_file_write(path, b.data, b.len, 0644, err);
-    pc_buf_free(&b);
     return rc;
 }
 
@@ -93,25 +101,13 @@ int cli_offline_find(const cli_offline *o, const char *id)
     return -1;
 }
 
-int cli_offline_create(const char *dir, const char *net,
-                       const cli_hospital_spec *hospitals, size_t n,
-                       const char *listen, pc_kdf_cost cost, cli_offline *o,
-                       pc_error *err)
+/* Check everything a new network needs before the first file is written:
+ * the folder path fits, the network name and hospital ids are well formed
+ * and distinct. Bad input changes nothing. */
+static int validate_network(const char *dir, const char *net,
+                            const cli_hospital_spec *hospitals, size_t n, pc_error *err)
 {
-    created *made = NULL;
-    char path[1100], pass_path[1100], keys_dir[1100];
-    pc_tx genesis;
-    pc_proposal prop;
-    pc_buf wire;
-    int rc;
-
-    memset(o, 0, sizeof *o);
-    memset(&genesis, 0, sizeof genesis);
-    memset(&prop, 0, sizeof prop);
-    pc_buf_init(&wire);
-
-    /* Validate everything first: bad input changes nothing. */
-    if (strlen(dir) >= sizeof o->dir - 64)
+    if (strlen(dir) >= sizeof ((cli_offline *)0)->dir - 64)
         return pc_error_set(err, PC_EINVAL, "folder path is too long");
     if (!cli_valid_network(net))
         return pc_error_set(err, PC_EINVAL,
@@ -128,16 +124,103 @@ int cli_offline_create(const char *dir, const char *net,
                                     hospitals[i].id);
         }
     }
-    static const char *const existing[] = {"ledger.db", "genesis.bin", "node.json",
-                                           "vault.db"};
-    for (size_t i = 0; i < sizeof existing / sizeof existing[0]; i++) {
-        if (!join(path, sizeof path, dir, existing[i]))
+    return PC_OK;
+}
+
+/* PC_EEXIST naming the first of dir/names[] that already exists. */
+static int refuse_existing(const char *dir, const char *const *names, size_t nnames,
+                           pc_error *err)
+{
+    char path[1100];
+    for (size_t i = 0; i < nnames; i++) {
+        if (!join(path, sizeof path, dir, names[i]))
             return pc_error_set(err, PC_EINVAL, "folder path is too long");
         if (cli_path_exists(path))
             return pc_error_set(err, PC_EEXIST,
                                 "%s already holds a network (%s exists); use a new folder",
-                                dir, existing[i]);
+                                dir, names[i]);
     }
+    return PC_OK;
+}
+
+/* Make founder i's key file keys_dir/<id>.key with its passphrase beside it
+ * (<id>.pass, mode 0600) into o->keys[i] and o->passes[i]; notes both files. */
+static int make_founder_key(cli_offline *o, size_t i, const char *keys_dir, pc_kdf_cost cost,
+                            created *made, pc_error *err)
+{
+    char path[1100], pass_path[1100], label[96];
+    const char *id = o->hospitals[i].id;
+    if (!cli_pathf(path, sizeof path, "%s/%s.key", keys_dir, id) ||
+        !cli_pathf(pass_path, sizeof pass_path, "%s/%s.pass", keys_dir, id))
+        return pc_error_set(err, PC_EINVAL, "folder path is too long");
+    if (cli_path_exists(path))
+        return pc_error_set(err, PC_EEXIST, "%s already exists; use a new folder", path);
+    snprintf(label, sizeof label, "hospital %s", id);
+    int rc = cli_key_create_with_pass(path, pass_path, label, 0, cost, &o->keys[i],
+                                      o->passes[i], err);
+    if (rc != PC_OK)
+        return rc;
+    note(made, path);
+    note(made, pass_path);
+    return PC_OK;
+}
+
+/* The genesis transaction over o's founders, signed by every one of them, as
+ * proposal seq 0 by founder 0 at now: into *prop (caller frees) and its wire
+ * form into wire. */
+static int make_genesis(const cli_offline *o, int64_t now, pc_proposal *prop, pc_buf *wire,
+                        pc_error *err)
+{
+    cli_hospital founders[CLI_MAX_FOUNDERS];
+    const pc_keypair *signers[CLI_MAX_FOUNDERS];
+    pc_tx genesis;
+    memset(&genesis, 0, sizeof genesis);
+    for (size_t i = 0; i < o->n; i++) {
+        founders[i].id = o->hospitals[i].id;
+        founders[i].name = o->hospitals[i].name;
+        founders[i].endpoint = o->hospitals[i].endpoint;
+        founders[i].key = o->keys[i].pk;
+        signers[i] = &o->keys[i];
+    }
+    int rc = cli_build_genesis(o->net, founders, signers, o->n, CLI_POLICY_EMERGENCY_MAX_HOURS,
+                               CLI_POLICY_CLOCK_WINDOW_MS, now, &genesis, err);
+    if (rc != PC_OK)
+        return rc;
+    /* pc_proposal_make takes the transaction over and empties it; freeing
+     * afterwards releases it only when the proposal could not be made. */
+    rc = pc_proposal_make(prop, o->net, o->hospitals[0].id, 0, now, &genesis, 1, &o->keys[0],
+                          err);
+    pc_tx_free(&genesis);
+    if (rc != PC_OK)
+        return rc;
+    if (pc_proposal_encode(prop, wire) != PC_OK)
+        return pc_error_set(err, PC_ENOMEM, "out of memory encoding the genesis proposal");
+    return PC_OK;
+}
+
+int cli_offline_create(const char *dir, const char *net,
+                       const cli_hospital_spec *hospitals, size_t n,
+                       const char *listen, pc_kdf_cost cost, cli_offline *o,
+                       pc_error *err)
+{
+    created *made = NULL;
+    char path[1100], keys_dir[1100];
+    pc_proposal prop;
+    pc_buf wire;
+    int rc;
+
+    memset(o, 0, sizeof *o);
+    memset(&prop, 0, sizeof prop);
+    pc_buf_init(&wire);
+
+    /* Validate everything first: bad input changes nothing. */
+    static const char *const existing[] = {"ledger.db", "genesis.bin", "node.json",
+                                           "vault.db"};
+    rc = validate_network(dir, net, hospitals, n, err);
+    if (rc == PC_OK)
+        rc = refuse_existing(dir, existing, sizeof existing / sizeof existing[0], err);
+    if (rc != PC_OK)
+        return rc;
     if (!join(keys_dir, sizeof keys_dir, dir, "keys"))
         return pc_error_set(err, PC_EINVAL, "folder path is too long");
     for (size_t i = 0; i < n; i++) {
@@ -157,48 +240,12 @@ int cli_offline_create(const char *dir, const char *net,
 
     rc = make_dir(dir, made, err);
     rc = rc ? rc : make_dir(keys_dir, made, err);
+    for (size_t i = 0; rc == PC_OK && i < n; i++)
+        rc = make_founder_key(o, i, keys_dir, cost, made, err);
+    if (rc == PC_OK)
+        rc = make_genesis(o, pc_now_ms(), &prop, &wire, err);
     if (rc != PC_OK)
         goto fail;
-
-    /* Hospital keys, each beside its passphrase file. */
-    cli_hospital founders[CLI_MAX_FOUNDERS];
-    const pc_keypair *signers[CLI_MAX_FOUNDERS];
-    for (size_t i = 0; i < n; i++) {
-        char label[96];
-        if (!cli_pathf(path, sizeof path, "%s/%s.key", keys_dir, hospitals[i].id) ||
-            !cli_pathf(pass_path, sizeof pass_path, "%s/%s.pass", keys_dir,
-                       hospitals[i].id)) {
-            rc = pc_error_set(err, PC_EINVAL, "folder path is too long");
-            goto fail;
-        }
-        snprintf(label, sizeof label, "hospital %s", hospitals[i].id);
-        rc = cli_key_create_with_pass(path, pass_path, label, 0, cost, &o->keys[i],
-                                      o->passes[i], err);
-        if (rc != PC_OK)
-            goto fail;
-        note(made, path);
-        note(made, pass_path);
-        founders[i].id = o->hospitals[i].id;
-        founders[i].name = o->hospitals[i].name;
-        founders[i].endpoint = o->hospitals[i].endpoint;
-        founders[i].key = o->keys[i].pk;
-        signers[i] = &o->keys[i];
-    }
-
-    /* The genesis transaction, signed by every founder, as proposal seq 0. */
-    int64_t now = pc_now_ms();
-    rc = cli_build_genesis(net, founders, signers, n, CLI_POLICY_EMERGENCY_MAX_HOURS,
-                           CLI_POLICY_CLOCK_WINDOW_MS, now, &genesis, err);
-    if (rc != PC_OK)
-        goto fail;
-    rc = pc_proposal_make(&prop, net, hospitals[0].id, 0, now, &genesis, 1, &o->keys[0],
-                          err);
-    if (rc != PC_OK)
-        goto fail;
-    if (pc_proposal_encode(&prop, &wire) != PC_OK) {
-        rc = pc_error_set(err, PC_ENOMEM, "out of memory encoding the genesis proposal");
-        goto fail;
-    }
     if (!join(path, sizeof path, dir, "genesis.bin")) {
         rc = pc_error_set(err, PC_EINVAL, "folder path is too long");
         goto fail;
@@ -253,7 +300,6 @@ int cli_offline_create(const char *dir, const char *net,
     return PC_OK;
 
 fail:
-    pc_tx_free(&genesis);
     pc_proposal_free(&prop);
     pc_buf_free(&wire);
     if (o->ledger != NULL) {
@@ -266,12 +312,113 @@ fail:
     return rc;
 }
 
+int cli_offline_create_split(const char *dir, const char *net,
+                             const cli_hospital_spec *hospitals, size_t n,
+                             json_t *const *configs, pc_kdf_cost cost, cli_offline *o,
+                             pc_error *err)
+{
+    created *made = NULL;
+    char node_dir[1100], keys_dir[1100], path[1100];
+    pc_proposal prop;
+    pc_buf wire;
+    int rc;
+
+    memset(o, 0, sizeof *o);
+    memset(&prop, 0, sizeof prop);
+    pc_buf_init(&wire);
+
+    static const char *const existing[] = {"ledger.db", "genesis.bin", "node.json",
+                                           "vault.db", "keys"};
+    rc = validate_network(dir, net, hospitals, n, err);
+    for (size_t i = 0; rc == PC_OK && i < n; i++) {
+        if (!json_is_object(configs[i]))
+            return pc_error_set(err, PC_EINVAL, "node settings for '%s' are not an object",
+                                hospitals[i].id);
+        if (!join(node_dir, sizeof node_dir, dir, hospitals[i].id))
+            return pc_error_set(err, PC_EINVAL, "folder path is too long");
+        rc = refuse_existing(node_dir, existing, sizeof existing / sizeof existing[0], err);
+    }
+    if (rc != PC_OK)
+        return rc;
+
+    made = calloc(1, sizeof *made);
+    if (made == NULL)
+        return pc_error_set(err, PC_ENOMEM, "out of memory");
+    snprintf(o->dir, sizeof o->dir, "%s", dir);
+    snprintf(o->net, sizeof o->net, "%s", net);
+    o->n = n;
+    memcpy(o->hospitals, hospitals, n * sizeof *hospitals);
+
+    rc = make_dir(dir, made, err);
+    for (size_t i = 0; rc == PC_OK && i < n; i++) {
+        if (!join(node_dir, sizeof node_dir, dir, hospitals[i].id) ||
+            !join(keys_dir, sizeof keys_dir, node_dir, "keys")) {
+            rc = pc_error_set(err, PC_EINVAL, "folder path is too long");
+            break;
+        }
+        rc = make_dir(node_dir, made, err);
+        rc = rc ? rc : make_dir(keys_dir, made, err);
+        rc = rc ? rc : make_founder_key(o, i, keys_dir, cost, made, err);
+    }
+    if (rc == PC_OK)
+        rc = make_genesis(o, pc_now_ms(), &prop, &wire, err);
+    for (size_t i = 0; rc == PC_OK && i < n; i++) {
+        json_t *cfg = json_deep_copy(configs[i]);
+        json_t *hosted = json_pack("[s]", hospitals[i].id);
+        if (cfg == NULL || hosted == NULL ||
+            json_object_set_new(cfg, "network", json_string(net)) != 0 ||
+            json_object_set_new(cfg, "hospital", json_string(hospitals[i].id)) != 0 ||
+            json_object_set(cfg, "hosted", hosted) != 0)
+            rc = pc_error_set(err, PC_ENOMEM, "out of memory writing node.json");
+        if (rc == PC_OK && (!join(node_dir, sizeof node_dir, dir, hospitals[i].id) ||
+                            !join(path, sizeof path, node_dir, "genesis.bin")))
+            rc = pc_error_set(err, PC_EINVAL, "folder path is too long");
+        if (rc == PC_OK)
+            rc = pc_file_write(path, wire.data, wire.len, 0644, err);
+        if (rc == PC_OK) {
+            note(made, path);
+            if (!join(path, sizeof path, node_dir, "node.json"))
+                rc = pc_error_set(err, PC_EINVAL, "folder path is too long");
+        }
+        if (rc == PC_OK)
+            rc = write_json_file(path, cfg, err);
+        if (rc == PC_OK)
+            note(made, path);
+        json_decref(hosted);
+        json_decref(cfg);
+    }
+    if (rc != PC_OK)
+        goto fail;
+    o->next_pos = 1;
+    o->next_seq = 1;
+    o->blocks = 1;
+    o->txs = 1;
+    pc_proposal_free(&prop);
+    pc_buf_free(&wire);
+    free(made);
+    return PC_OK;
+
+fail:
+    pc_proposal_free(&prop);
+    pc_buf_free(&wire);
+    undo(made);
+    free(made);
+    cli_offline_close(o);
+    return rc;
+}
+
 int cli_offline_commit(cli_offline *o, pc_tx *txs, size_t ntx, uint8_t (*txids)[32],
                        pc_error *err)
 {
     pc_proposal prop;
     pc_block_result res;
     memset(&res, 0, sizeof res);
+    if (o->ledger == NULL) {
+        for (size_t i = 0; i < ntx; i++)
+            pc_tx_free(&txs[i]);
+        return pc_error_set(err, PC_ESTATE,
+                            "this network's nodes order their own blocks; submit through a node");
+    }
     int rc = pc_proposal_make(&prop, o->net, o->hospitals[0].id, o->next_seq,
                               pc_now_ms(), txs, ntx, &o->keys[0], err);
     if (rc != PC_OK) {

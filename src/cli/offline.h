@@ -8,6 +8,7 @@
 
 #include <stdbool.h>
 #include <stdint.h>
+#include <jansson.h>
 #include "cli/args.h"
 #include "parcha/keyfile.h"
 #include "parcha/ledger.h"
@@ -40,6 +41,22 @@ int cli_offline_create(const char *dir, const char *net,
                        const cli_hospital_spec *hospitals, size_t n,
                        const char *listen, pc_kdf_cost cost, cli_offline *out,
                        pc_error *err) PC_MUST_USE;
+
+/* A network whose founders each run their own node (a consortium across
+ * machines, or `parcha devnet`): one folder per founder, DIR/<id>/, holding
+ * only that hospital's key (keys/<id>.key and .pass, mode 0600), the same
+ * genesis.bin (signed by every founder, proposed by the first) and a
+ * node.json made from configs[i] (the orderer, etcd, listen and peers
+ * settings; not stolen) with "network", "hospital" and "hosted" set here.
+ * No ledger.db is written: each node applies genesis.bin when it first
+ * starts, at position 0. o receives every founder's key as with
+ * cli_offline_create, but o->ledger is NULL (no offline commits: later
+ * blocks must come through the nodes' orderer). Validation and clean-up on
+ * failure are as for cli_offline_create. */
+int cli_offline_create_split(const char *dir, const char *net,
+                             const cli_hospital_spec *hospitals, size_t n,
+                             json_t *const *configs, pc_kdf_cost cost, cli_offline *o,
+                             pc_error *err) PC_MUST_USE;
 
 /* Commit txs (ownership moves in; the array is emptied) as one block: a
  * proposal by hospital 0 at the next seq and the current time, applied at the
