@@ -193,6 +193,38 @@ test('the web UI journey', async (t) => {
     assert.equal(pat.key, P.b64u(kp.pk));
     assert.equal(pat.hospital, 'city-general');
     await shot(page, '02-registration-desk');
+    // A camera's view of this card, as a Y4M video for Chromium's fake camera.
+    const y4m = await page.evaluate(async () => {
+      const svg = document.querySelector('#card-qr svg').outerHTML;
+      const img = new Image();
+      img.src = 'data:image/svg+xml;base64,' + btoa(svg);
+      await img.decode();
+      const W = 640, H = 480;
+      const c = document.createElement('canvas');
+      c.width = W;
+      c.height = H;
+      const x = c.getContext('2d');
+      x.fillStyle = '#fff';
+      x.fillRect(0, 0, W, H);
+      x.drawImage(img, 170, 90, 300, 300);
+      const d = x.getImageData(0, 0, W, H).data;
+      const frame = new Uint8Array(W * H * 3 / 2).fill(128);
+      for (let i = 0; i < W * H; i++) frame[i] = Math.round(0.299 * d[4 * i] + 0.587 * d[4 * i + 1] + 0.114 * d[4 * i + 2]);
+      const enc = new TextEncoder();
+      const head = enc.encode(`YUV4MPEG2 W${W} H${H} F5:1 Ip A1:1 C420jpeg\n`);
+      const fr = enc.encode('FRAME\n');
+      const all = new Uint8Array(head.length + 2 * (fr.length + frame.length));
+      all.set(head, 0);
+      let k = head.length;
+      for (let n = 0; n < 2; n++) { all.set(fr, k); k += fr.length; all.set(frame, k); k += frame.length; }
+      let bin = '';
+      for (let i = 0; i < all.length; i += 0x8000) bin += String.fromCharCode.apply(null, all.subarray(i, i + 0x8000));
+      return btoa(bin);
+    });
+    S.cameraVideo = path.join(work, 'card.y4m');
+    writeFileSync(S.cameraVideo, Buffer.from(y4m, 'base64'));
+    S.qrPng = path.join(work, 'card-qr.png');
+    writeFileSync(S.qrPng, await page.locator('#card-qr').screenshot());
     await page.evaluate(() => { document.body.classList.add('printing-card'); });
     await page.emulateMedia({ media: 'print' });
     await shot(page, '02b-patient-card-print', false);
@@ -254,7 +286,26 @@ test('the web UI journey', async (t) => {
     assert.match(text, /4[–-]5\.6 %/);
     assert.match(text, /Hospital course/);
     assert.match(text, /Paracetamol 650 mg tablet/);
+    // A document upload (a picture), shown with a preview.
+    await page.click('[data-form=doc]');
+    await page.fill('#doc-description', 'Photo of the patient card');
+    await page.setInputFiles('#doc-file', S.qrPng);
+    await page.click('#form-doc button[type=submit]');
+    await page.waitForFunction(() => document.querySelectorAll('#timeline [data-state=open]').length === 5, null, { timeout: 30000 });
+    assert.ok(await page.$('#timeline img.doc-preview'), 'uploaded picture previewed');
+    assert.match(await page.textContent('#timeline'), /Photo of the patient card/);
     await page.click('#add-toggle');
+    // Filters by record type and by date.
+    await page.selectOption('#f-type', 'Prescription');
+    assert.equal(await page.$$eval('#timeline .tl-item', (x) => x.length), 1);
+    await page.selectOption('#f-type', '');
+    await page.fill('#f-from', '2026-01-01');
+    await page.fill('#f-to', '2026-01-31');
+    await page.dispatchEvent('#f-to', 'change');
+    assert.equal(await page.$$eval('#timeline .tl-item', (x) => x.length), 1);
+    assert.match(await page.textContent('#timeline'), /Dengue fever/);
+    await page.click('#f-clear');
+    assert.equal(await page.$$eval('#timeline .tl-item', (x) => x.length), 5);
     await shot(page, '03-doctor-timeline');
     // Tablet portrait.
     await page.setViewportSize({ width: 768, height: 1024 });
@@ -290,7 +341,7 @@ test('the web UI journey', async (t) => {
     await findPatient(page, S.hid);
     const c = await counts(page);
     assert.equal(c.open, 0);
-    assert.equal(c.locked, 5);
+    assert.equal(c.locked, 6);
     assert.match(await page.textContent('#timeline'), /request access/i);
     // The node refuses too (not only the page's prediction).
     const status = await page.evaluate(async (h) => {
@@ -315,7 +366,7 @@ test('the web UI journey', async (t) => {
     await page.waitForSelector('#me:not(.d-none)', { timeout: 30000 });
     await timelineSettled(page);
     const c = await counts(page);
-    assert.equal(c.open, 5, 'all five records open for the patient');
+    assert.equal(c.open, 6, 'all six records open for the patient');
     assert.match(await page.textContent('#timeline'), /Amlodipine 5 mg tablet/, 'record sealed by the C tool decrypted in the browser');
     await shot(page, '05-portal-records');
     await page.click('[data-tab=consents]');
@@ -338,7 +389,7 @@ test('the web UI journey', async (t) => {
     const page = S.docBPage;
     await findPatient(page, S.hid);
     const c = await counts(page);
-    assert.equal(c.open, 5);
+    assert.equal(c.open, 6);
     assert.equal(c.locked, 0);
     assert.match(await page.textContent('#timeline'), /with the patient.s consent/);
     await shot(page, '07-doctor-b-with-consent');
@@ -353,8 +404,27 @@ test('the web UI journey', async (t) => {
     await findPatient(b, S.hid);
     const c = await counts(b);
     assert.equal(c.open, 0);
-    assert.equal(c.locked, 5);
+    assert.equal(c.locked, 6);
     assert.match(await b.textContent('#timeline'), /consent revoked/);
+  });
+
+  await t.test('a grant to one doctor for one kind of record covers only that', async () => {
+    const page = S.portal;
+    await page.selectOption('#g-kind', 'staff');
+    await page.selectOption('#g-staff', S.docB.key);
+    await page.uncheck('#g-all');
+    await page.check('#gt-Prescription');
+    await page.selectOption('#g-purpose', 'CAREMGT');
+    await page.click('#grant-btn');
+    await page.waitForSelector('#consent-rows .revoke', { timeout: 30000 });
+    const b = S.docBPage;
+    await findPatient(b, S.hid);
+    const c = await counts(b);
+    assert.equal(c.open, 2, 'the two prescriptions');
+    assert.equal(c.locked, 4);
+    assert.match(await b.textContent('#timeline'), /does not cover this kind of record|does not cover this record type/);
+    await page.click('#consent-rows .revoke');
+    await page.waitForFunction(() => !document.querySelector('#consent-rows .revoke'), null, { timeout: 30000 });
   });
 
   await t.test('emergency opening: banner with expiry, records open, highlighted in the access log', async () => {
@@ -367,7 +437,7 @@ test('the web UI journey', async (t) => {
     assert.match(await b.textContent('#emergency-banner'), /EMERGENCY ACCESS OPEN until/);
     await timelineSettled(b);
     const c = await counts(b);
-    assert.equal(c.open, 5);
+    assert.equal(c.open, 6);
     assert.match(await b.textContent('#timeline'), /opened under emergency access/);
     await shot(b, '09-doctor-b-emergency');
     const p = S.portal;
@@ -405,6 +475,42 @@ test('the web UI journey', async (t) => {
     await login(fresh, { username: 'kiran.rao', password: 'a long first password' }, 'doctor.html');
     assert.match(await fresh.textContent('#whoami'), /Kiran Rao/);
     assert.deepEqual(page.errors, []);
+  });
+
+  await t.test('doctor finds the patient by scanning the card with the camera', async () => {
+    const cam = await chromium.launch({ executablePath: '/usr/bin/chromium', headless: true,
+      args: [...CHROMIUM_ARGS, '--use-fake-ui-for-media-stream', '--use-fake-device-for-media-stream', `--use-file-for-fake-video-capture=${S.cameraVideo}`] });
+    try {
+      const ctx = await cam.newContext({ viewport: { width: 1280, height: 900 } });
+      await ctx.grantPermissions(['camera'], { origin: base });
+      const page = await ctx.newPage();
+      await login(page, S.docA, 'doctor.html');
+      await page.click('#scan-btn');
+      await page.waitForFunction((h) => document.querySelector('#pv-hid') && document.querySelector('#pv-hid').textContent === h, S.hid, { timeout: 30000 });
+      assert.equal(await page.inputValue('#hid-input'), S.hid);
+      await timelineSettled(page);
+      await shot(page, '03c-doctor-found-by-camera', false);
+    } finally {
+      await cam.close();
+    }
+  });
+
+  await t.test('a record whose custodian is down: words, and the other records still show', async () => {
+    const page = S.docBPage; // emergency still open: every record readable
+    const tl = await getJson(`/v1/patients/${S.hid}/timeline`);
+    const victim = tl.records[0].id;
+    await page.route(`**/v1/ui/records/${victim}/content`, (route) => route.fulfill({
+      status: 503, contentType: 'application/json',
+      body: JSON.stringify({ error: { code: 'unavailable', message: 'hospital city-general (the custodian) did not answer' } }),
+    }));
+    await findPatient(page, S.hid);
+    const c = await counts(page);
+    assert.equal(c.error, 1);
+    assert.equal(c.open, 5);
+    assert.match(await page.textContent(`[data-record="${victim}"]`), /cannot be reached right now/);
+    assert.match(await alerts(page), /City General Hospital.*not reachable/);
+    await shot(page, '12b-custodian-down');
+    await page.unroute(`**/v1/ui/records/${victim}/content`);
   });
 
   await t.test('errors in words: consent expired, node unreachable', async () => {

@@ -8,7 +8,7 @@ import * as P from './parcha.js';
 import { $, $$, api, busy, clearMessages, esc, fmtTime, friendly, guardPage, hospitalName, nodeBadge, readBytes, requireStaff, say, show, ApiError } from './app.js';
 import * as F from './fhir.js';
 import { scanCamera, scanFile, QR_PREFIX } from './qr.js';
-import { applyFilter, fillTypeSelect, pool, printSummary, timelineHtml } from './timeline.js';
+import { applyFilter, custodianDown, fillTypeSelect, pool, printSummary, timelineHtml } from './timeline.js';
 
 guardPage();
 nodeBadge();
@@ -191,8 +191,12 @@ async function openAll() {
       if (e instanceof ApiError && e.status === 403 && e.code === 'denied') {
         states.set(r.id, { state: 'locked', reason: e.message });
       } else {
-        if (e instanceof ApiError && e.status === 503) downHospitals.add(r.custodian_name || r.custodian);
-        states.set(r.id, { state: 'error', message: friendly(e) });
+        if (e instanceof ApiError && e.status === 503) {
+          downHospitals.add(r.custodian_name || r.custodian);
+          states.set(r.id, { state: 'error', message: custodianDown(r) });
+        } else {
+          states.set(r.id, { state: 'error', message: friendly(e) });
+        }
       }
     }
     draw();

@@ -5,7 +5,7 @@
  * the access log shows who read what, when and on what basis. */
 import * as P from './parcha.js';
 import { $, $$, api, apiBase, busy, esc, fmtDate, fmtTime, friendly, guardPage, hospitals, nodeBadge, readText, say, show, ApiError } from './app.js';
-import { applyFilter, fillTypeSelect, pool, printSummary, timelineHtml } from './timeline.js';
+import { applyFilter, custodianDown, fillTypeSelect, pool, printSummary, timelineHtml } from './timeline.js';
 
 guardPage();
 const status = await nodeBadge();
@@ -115,8 +115,9 @@ async function loadRecords() {
       const answer = await signedGet(`/v1/records/${encodeURIComponent(r.id)}/content`);
       states.set(r.id, { state: 'open', fhir: P.openContent(answer, kp), basis: 'patient' });
     } catch (e) {
-      if (e instanceof ApiError && e.status === 503) down.add(r.custodian_name || r.custodian);
-      states.set(r.id, { state: 'error', message: friendly(e) });
+      const down503 = e instanceof ApiError && e.status === 503;
+      if (down503) down.add(r.custodian_name || r.custodian);
+      states.set(r.id, { state: 'error', message: down503 ? custodianDown(r) : friendly(e) });
     }
     draw();
   });

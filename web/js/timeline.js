@@ -17,6 +17,11 @@ export function fillTypeSelect(select) {
   }
 }
 
+/* The words for a record whose custodian hospital's node did not answer. */
+export function custodianDown(r) {
+  return `${r.custodian_name || r.custodian}, the hospital that keeps this record, cannot be reached right now. Try again later; the other records are shown.`;
+}
+
 /* Records passing the filter {type, from, to} (dates YYYY-MM-DD). */
 export function applyFilter(records, f) {
   return records.filter((r) => (!f.type || r.hi_type === f.type) && (!f.from || r.date >= f.from) && (!f.to || r.date <= f.to));
