@@ -17,6 +17,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <time.h>
 #include <curl/curl.h>
 #include <sodium.h>
 
@@ -40,6 +41,7 @@
 #define UI_PASSWORD_MIN 10
 #define UI_PASSWORD_MAX 1024
 #define UI_PATH_MAX 4096
+#define UI_SWEEP_S 30               /* how often idle sessions are wiped */
 
 typedef struct ui_session {
     bool used;
@@ -73,6 +75,11 @@ struct pc_session_server {
     ui_session *sessions; /* PC_SESSION_MAX, sodium_malloc'd */
     ui_fail fails[UI_FAIL_SLOTS];
     int logins_running;
+
+    pthread_t sweeper;    /* wipes idle sessions even when no request comes */
+    bool sweeper_running;
+    bool stopping;        /* under mu; wakes the sweeper through wake */
+    pthread_cond_t wake;
 
     pthread_mutex_t store_mu; /* vault and ledger handles */
     pc_vault *vault;
@@ -1379,6 +1386,32 @@ static int import_users(pc_session_server *s, pc_error *err)
     return rc;
 }
 
+void pc_session_sweep(pc_session_server *s)
+{
+    pthread_mutex_lock(&s->mu);
+    session_sweep(s, now_ms(s));
+    pthread_mutex_unlock(&s->mu);
+}
+
+/* The sweeper thread: every UI_SWEEP_S seconds, drop idle sessions and wipe
+ * their keys, so a key never outlives its idle limit by more than that even
+ * if the user just walks away. Ends when pc_session_close sets stopping. */
+static void *sweeper_main(void *arg)
+{
+    pc_session_server *s = arg;
+    pthread_mutex_lock(&s->mu);
+    while (!s->stopping) {
+        struct timespec until;
+        clock_gettime(CLOCK_REALTIME, &until);
+        until.tv_sec += UI_SWEEP_S;
+        pthread_cond_timedwait(&s->wake, &s->mu, &until);
+        if (!s->stopping)
+            session_sweep(s, now_ms(s));
+    }
+    pthread_mutex_unlock(&s->mu);
+    return NULL;
+}
+
 int pc_session_open(const pc_session_config *cfg, pc_session_server **out, pc_error *err)
 {
     *out = NULL;
@@ -1404,6 +1437,7 @@ int pc_session_open(const pc_session_config *cfg, pc_session_server **out, pc_er
     sodium_memzero(s->sessions, PC_SESSION_MAX * sizeof *s->sessions);
     pthread_mutex_init(&s->mu, NULL);
     pthread_mutex_init(&s->store_mu, NULL);
+    pthread_cond_init(&s->wake, NULL);
     curl_global_init(CURL_GLOBAL_DEFAULT);
 
     char path[1100];
@@ -1412,6 +1446,12 @@ int pc_session_open(const pc_session_config *cfg, pc_session_server **out, pc_er
                  : pc_error_set(err, PC_EINVAL, "data folder path is too long");
     if (rc == PC_OK)
         rc = import_users(s, err);
+    if (rc == PC_OK) {
+        if (pthread_create(&s->sweeper, NULL, sweeper_main, s) != 0)
+            rc = pc_error_set(err, PC_ENOMEM, "cannot start the session sweeper thread");
+        else
+            s->sweeper_running = true;
+    }
     if (rc != PC_OK) {
         pc_session_close(s);
         return rc;
@@ -1424,6 +1464,13 @@ void pc_session_close(pc_session_server *s)
 {
     if (s == NULL)
         return;
+    if (s->sweeper_running) {
+        pthread_mutex_lock(&s->mu);
+        s->stopping = true;
+        pthread_cond_signal(&s->wake);
+        pthread_mutex_unlock(&s->mu);
+        pthread_join(s->sweeper, NULL);
+    }
     if (s->sessions != NULL) {
         sodium_memzero(s->sessions, PC_SESSION_MAX * sizeof *s->sessions);
         sodium_free(s->sessions);
@@ -1432,6 +1479,7 @@ void pc_session_close(pc_session_server *s)
     pc_vault_close(s->vault);
     pthread_mutex_destroy(&s->mu);
     pthread_mutex_destroy(&s->store_mu);
+    pthread_cond_destroy(&s->wake);
     free(s);
 }
 

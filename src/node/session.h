@@ -105,6 +105,10 @@ void pc_session_handle(pc_session_server *s, const pc_session_request *rq,
 /* Tests: replace the clock (milliseconds) used for idle and lock-out times. */
 void pc_session_set_clock(pc_session_server *s, int64_t (*now_ms)(void));
 
+/* Drop sessions past their idle or age limit now, wiping their keys. A
+ * thread of the service does this every 30 seconds by itself. */
+void pc_session_sweep(pc_session_server *s);
+
 /* Number of live sessions (tests). */
 size_t pc_session_count(pc_session_server *s);
 

@@ -275,6 +275,20 @@ static void test_idle_logout_wipes_session(void **state)
     assert_int_equal(pc_session_count(w->s), 0);
 }
 
+/* A session nobody comes back to is wiped by the sweep, not kept until the
+ * next request. */
+static void test_sweep_wipes_abandoned_session(void **state)
+{
+    world *w = *state;
+    char cookie[128], csrf[64];
+    login_ok(w, cookie, csrf);
+    pc_session_sweep(w->s);
+    assert_int_equal(pc_session_count(w->s), 1);
+    fake_now += 901 * 1000;
+    pc_session_sweep(w->s);
+    assert_int_equal(pc_session_count(w->s), 0);
+}
+
 static void test_lockout_per_username(void **state)
 {
     world *w = *state;
@@ -405,6 +419,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_csrf_required, setup, teardown),
         cmocka_unit_test_setup_teardown(test_cross_site_and_non_json_refused, setup, teardown),
         cmocka_unit_test_setup_teardown(test_idle_logout_wipes_session, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_sweep_wipes_abandoned_session, setup, teardown),
         cmocka_unit_test_setup_teardown(test_lockout_per_username, setup, teardown),
         cmocka_unit_test_setup_teardown(test_lockout_per_address, setup, teardown),
         cmocka_unit_test_setup_teardown(test_logout, setup, teardown),

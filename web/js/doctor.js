@@ -13,7 +13,8 @@ import { applyFilter, custodianDown, fillTypeSelect, pool, printSummary, timelin
 guardPage();
 nodeBadge();
 const user = await requireStaff(['doctor', 'nurse']);
-await P.ready();
+// libsodium (0.5 MB) is loaded only when a QR code or an upload needs it:
+// typing a Health ID and reading the timeline do not.
 const myHospitalName = await hospitalName(user.hospital);
 
 let current = null; // {hid, patient, records, consents, emergencies}
@@ -55,8 +56,9 @@ $('#find-form').addEventListener('submit', (ev) => {
 });
 
 /* A scanned QR text -> Health ID, or an error in words. */
-function hidFromQr(text) {
+async function hidFromQr(text) {
   if (!text) throw new Error('No QR code was found in the picture. Hold the card flat and fill the frame, or type the Health ID.');
+  await P.ready();
   if (!text.startsWith(QR_PREFIX)) throw new Error('This QR code is not a parcha patient card.');
   const pk = P.fromB64u(text.slice(QR_PREFIX.length), 32);
   return P.healthId(pk);
@@ -70,7 +72,7 @@ $('#scan-btn').addEventListener('click', async () => {
     const text = await camera.promise;
     show('#scan-box', false);
     if (text === null) return;
-    const hid = hidFromQr(text);
+    const hid = await hidFromQr(text);
     $('#hid-input').value = hid;
     checkTyped();
     await openPatient(hid);
@@ -88,7 +90,7 @@ $('#qr-file').addEventListener('change', async (ev) => {
   ev.target.value = '';
   if (!file) return;
   try {
-    const hid = hidFromQr(await scanFile(file));
+    const hid = await hidFromQr(await scanFile(file));
     $('#hid-input').value = hid;
     checkTyped();
     say('success', `Card read: Health ID ${hid}.`);
@@ -344,6 +346,7 @@ $('#form-doc').addEventListener('submit', (ev) => {
     if (!file) throw new Error('Choose the file to upload.');
     if (file.size > 500 * 1024) throw new Error('This file is larger than 500 KB. Scan it at a lower resolution or as a PDF.');
     const date = need('#doc-date', 'the date');
+    await P.ready();
     const data = P.b64std(await readBytes(file));
     return { fhir: F.documentUpload(Object.assign(base(), { kind: $('#doc-kind').value, description: $('#doc-description').value.trim(), date, fileName: file.name, contentType: file.type, data, size: file.size })), extra: { hi_type: 'HealthDocumentRecord', date } };
   });
