@@ -234,16 +234,16 @@ function watchIdle(idleS) {
     const left = idleS - (Date.now() - last) / 1000;
     if (left <= 0) {
       clearInterval(idleTimer);
-      sessionStorage.setItem('parcha.logout_reason', `You were logged out after ${Math.round(idleS / 60)} minutes without activity. Please log in again.`);
+      sessionStorage.setItem('parcha.logout_reason', `You were logged out after ${idleS >= 120 ? Math.round(idleS / 60) + ' minutes' : idleS + ' seconds'} without activity. Please log in again.`);
       logout();
-    } else if (left <= IDLE_WARNING_S && !warned) {
+    } else if (left <= IDLE_WARNING_S && idleS > 2 * IDLE_WARNING_S && !warned) {
       warned = say('warning', 'You will be logged out in a minute because of inactivity. Click anywhere to stay logged in.');
     } else if (left > IDLE_WARNING_S && warned) {
       warned.remove();
       warned = null;
       api('v1/ui/session', { noRedirect: true }).catch(() => {});
     }
-  }, 5000);
+  }, Math.min(5000, Math.max(1000, idleS * 250)));
 }
 
 /* ---- page frame ------------------------------------------------------------ */
