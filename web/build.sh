@@ -35,7 +35,6 @@ copy() { # copy SRC DEST-NAME, failing clearly when a package changed layout
 }
 
 copy bootstrap/dist/css/bootstrap.min.css bootstrap.min.css
-copy bootstrap/dist/js/bootstrap.bundle.min.js bootstrap.bundle.min.js
 # libsodium: the sumo build (the standard build has no crypto_pwhash/Argon2id).
 # The ESM wrapper imports the bare name "libsodium-sumo"; point it at the
 # copied file so no import map is needed. Both keep a .js name so any static

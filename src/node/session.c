@@ -418,10 +418,14 @@ static bool with_session(pc_session_server *s, const pc_session_request *rq, boo
     session_sweep(s, now);
     if (u == NULL) {
         pthread_mutex_unlock(&s->mu);
-        if (expired)
+        if (expired && s->idle_s >= 120)
             fail(rs, 401, "session_expired",
                  "You were logged out after %d minutes without activity. Please log in again.",
-                 s->idle_s / 60 > 0 ? s->idle_s / 60 : 1);
+                 s->idle_s / 60);
+        else if (expired)
+            fail(rs, 401, "session_expired",
+                 "You were logged out after %d seconds without activity. Please log in again.",
+                 s->idle_s);
         else
             fail(rs, 401, "not_logged_in", "Your session has ended. Please log in again.");
         return false;
@@ -628,8 +632,8 @@ static void do_login(pc_session_server *s, const pc_session_request *rq, const j
     pc_key_wipe(&kp);
     sodium_memzero(craw, sizeof craw);
 
-    snprintf(rs->set_cookie, sizeof rs->set_cookie,
-             "%s=%s; Path=/; HttpOnly; SameSite=Strict", PC_SESSION_COOKIE, value);
+    snprintf(rs->set_cookie, sizeof rs->set_cookie, "%s=%s; Path=/; HttpOnly; SameSite=Strict%s",
+             PC_SESSION_COOKIE, value, rq->tls ? "; Secure" : "");
     sodium_memzero(value, sizeof value);
     ok(rs, body);
 }
@@ -1553,6 +1557,9 @@ enum MHD_Result pc_session_answer(pc_session_server *s, struct MHD_Connection *c
     rq.host = MHD_lookup_connection_value(conn, MHD_HEADER_KIND, "Host");
     client_addr(conn, client, sizeof client);
     rq.client = client;
+    const union MHD_ConnectionInfo *tls =
+        MHD_get_connection_info(conn, MHD_CONNECTION_INFO_PROTOCOL);
+    rq.tls = tls != NULL && tls->protocol != 0;
     if (local_url(conn, self, sizeof self))
         rq.self_url = self;
 
@@ -1611,6 +1618,14 @@ enum MHD_Result pc_session_dispatch(const char *data_dir, struct MHD_Connection 
     if (!global_tried) {
         pc_error err;
         pc_session_config cfg = {.data_dir = data_dir};
+        /* Tests and demonstrations may shorten the idle limit. */
+        const char *idle = getenv("PARCHA_UI_IDLE_S");
+        if (idle != NULL) {
+            char *end = NULL;
+            long v = strtol(idle, &end, 10);
+            if (end != idle && *end == '\0' && v >= 1 && v <= 86400)
+                cfg.idle_s = (int)v;
+        }
         global_tried = true;
         if (pc_session_open(&cfg, &global_ui, &err) != PC_OK)
             fprintf(stderr, "parchad: staff log-in is unavailable: %s\n", err.msg);

@@ -87,6 +87,7 @@ typedef struct pc_session_request {
     const char *host;         /* Host header or NULL */
     const char *client;       /* client address, e.g. "127.0.0.1" */
     const char *self_url;     /* base URL of this node's API, or NULL */
+    bool tls;                 /* arrived over HTTPS: the cookie gets Secure */
     const char *body;
     size_t len;
 } pc_session_request;

@@ -40,10 +40,10 @@ const S = {}; // state passed between steps
 
 function sleep(ms) { return new Promise((r) => setTimeout(r, ms)); }
 
-async function startNode() {
+async function startNode(env = {}) {
   rmSync(path.join(dir, 'parchad.port'), { force: true });
   const log = [];
-  node = spawn(PARCHAD, ['--data', dir, '--listen', '127.0.0.1:0'], { stdio: ['ignore', 'pipe', 'pipe'] });
+  node = spawn(PARCHAD, ['--data', dir, '--listen', '127.0.0.1:0'], { stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, ...env } });
   node.stderr.on('data', (d) => log.push(String(d)));
   node.stdout.on('data', (d) => log.push(String(d)));
   const t0 = Date.now();
@@ -546,5 +546,17 @@ test('the web UI journey', async (t) => {
     await page.waitForSelector('#alerts .alert-danger', { timeout: 30000 });
     assert.match(await alerts(page), /cannot be reached/);
     await shot(page, '13-node-unreachable', false);
+  });
+
+  await t.test('idle log-out: the page goes back to log-in and says why; the node dropped the session', async () => {
+    await startNode({ PARCHA_UI_IDLE_S: '3' });
+    const page = await newPage();
+    await login(page, S.docA, 'doctor.html');
+    await page.waitForURL((u) => u.pathname.endsWith('/login.html'), { timeout: 30000 });
+    await page.waitForSelector('#alerts .alert-info');
+    assert.match(await alerts(page), /logged out after 3 seconds without activity/);
+    const st = await page.evaluate(async () => (await fetch('/v1/ui/session')).status);
+    assert.equal(st, 401);
+    await shot(page, '14-idle-logged-out', false);
   });
 });

@@ -248,8 +248,21 @@ function watchIdle(idleS) {
 
 /* ---- page frame ------------------------------------------------------------ */
 
+/* The navbar's menu button on narrow screens (tablets in portrait): a
+ * few lines here instead of Bootstrap's 80 KB script. */
+function navToggle() {
+  const btn = document.querySelector('.navbar-toggler');
+  const menu = document.querySelector('#nav');
+  if (!btn || !menu) return;
+  btn.addEventListener('click', () => {
+    const open = menu.classList.toggle('show');
+    btn.setAttribute('aria-expanded', String(open));
+  });
+}
+
 /* Last-resort handlers: no blank pages, no raw errors. */
 export function guardPage() {
+  navToggle();
   window.addEventListener('error', (ev) => {
     say('danger', 'Something went wrong on this page. Please reload it. If it keeps happening, tell the hospital IT team.');
     console.error(ev.error || ev.message);

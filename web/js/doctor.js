@@ -244,7 +244,7 @@ $('#emg-btn').addEventListener('click', () => busy($('#emg-btn'), async () => {
 /* ---- print ------------------------------------------------------------ */
 
 $('#print-btn').addEventListener('click', async () => {
-  printSummary($('#print-area'), {
+  await printSummary($('#print-area'), {
     hid: current.hid, key: current.patient.key, records: current.records, states,
     registeredAt: await hospitalName(current.patient.hospital), printedBy: `${user.name}, ${myHospitalName}`,
   });

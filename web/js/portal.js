@@ -130,7 +130,7 @@ fillTypeSelect($('#f-type'));
 $('#me-print').addEventListener('click', async () => {
   const hs = await hospitals();
   const h = hs.find((x) => x.id === me.patient.hospital);
-  printSummary($('#print-area'), { hid: me.hid, key: me.key, records, states, registeredAt: h ? h.name : me.patient.hospital, printedBy: 'the patient' });
+  await printSummary($('#print-area'), { hid: me.hid, key: me.key, records, states, registeredAt: h ? h.name : me.patient.hospital, printedBy: 'the patient' });
 });
 
 /* ---- consents ---------------------------------------------------------- */

@@ -2,12 +2,15 @@
  * card in src/cli/card.c) with qrcode-generator, and read one back from the
  * camera or from an image file (PNG, JPEG or the SVG card) with jsQR, which
  * is loaded only when a scan is asked for. */
-import qrcode from '../vendor/qrcode.js';
-
 export const QR_PREFIX = 'parcha:';
 
-/* An SVG string of the QR code for text. */
-export function qrSvg(text, title = 'QR code') {
+let qrcodeLoaded = null;
+
+/* An SVG string of the QR code for text (the generator is fetched the first
+ * time a code is drawn). */
+export async function qrSvg(text, title = 'QR code') {
+  if (!qrcodeLoaded) qrcodeLoaded = import('../vendor/qrcode.js');
+  const qrcode = (await qrcodeLoaded).default;
   const qr = qrcode(0, 'M');
   qr.addData(text);
   qr.make();

@@ -47,7 +47,7 @@ $('#reg-form').addEventListener('submit', (ev) => {
     $('#card-name').textContent = name;
     $('#card-hid').textContent = hid;
     $('#card-hosp').textContent = `Registered at ${await hospitalName(user.hospital)}`;
-    $('#card-qr').innerHTML = qrSvg(QR_PREFIX + keyfile.public, `public key of ${hid}`);
+    $('#card-qr').innerHTML = await qrSvg(QR_PREFIX + keyfile.public, `public key of ${hid}`);
     show('#reg-step1', false);
     show('#reg-done', true);
     say('success', `${name} is registered. Health ID ${hid}. Now give the patient the key file and the card.`);

@@ -73,12 +73,13 @@ export async function pool(items, n, fn) {
 }
 
 /* Fill el with the printable summary (the patient's "parcha") and print. */
-export function printSummary(el, p) {
+export async function printSummary(el, p) {
   const opened = p.records.filter((r) => (p.states.get(r.id) || {}).state === 'open');
   const facts = { meds: [], dx: [], labs: [], allergies: [] };
   for (const r of opened) collect(p.states.get(r.id).fhir, facts);
   const locked = p.records.length - opened.length;
   const rows = (arr, f) => arr.map(f).join('');
+  const qr = p.key ? await qrSvg(QR_PREFIX + p.key, 'patient key') : '';
   el.innerHTML = `
     <div class="sum-head">
       <div>
@@ -87,7 +88,7 @@ export function printSummary(el, p) {
         <div>Registered at ${esc(p.registeredAt || '')}</div>
         <div>Printed ${esc(fmtTime(Date.now()))}${p.printedBy ? ` by ${esc(p.printedBy)}` : ''}</div>
       </div>
-      <div class="sum-qr">${p.key ? qrSvg(QR_PREFIX + p.key, 'patient key') : ''}</div>
+      <div class="sum-qr">${qr}</div>
     </div>
     ${facts.allergies.length ? `<h2>Allergies</h2><p><strong>${esc(facts.allergies.join(', '))}</strong></p>` : ''}
     <h2>Diagnoses</h2>
