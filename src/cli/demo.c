@@ -16,6 +16,7 @@
 #include <string.h>
 #include <sys/stat.h>
 #include <time.h>
+#include <curl/curl.h>
 #include <sodium.h>
 #include "cli/build.h"
 #include "cli/cli.h"
@@ -125,11 +126,14 @@ typedef struct demo_patient {
     size_t nrecords;
 } demo_patient;
 
-/* A transaction handed to a node (online mode) whose commit is not yet seen. */
+/* A transaction for a node (online mode) whose commit is not yet seen. */
 typedef struct demo_pending {
     uint8_t txid[32];
-    int node;          /* index of the hospital whose node took it */
+    int node;          /* index of the hospital whose node takes it */
     pc_tx_type type;
+    const char *route; /* "/v1/tx" or "/v1/records" */
+    char *body;        /* the request body (owned) */
+    size_t len;
 } demo_pending;
 
 /* Everything the demo builds, freed and wiped by demo_free. Offline, the
@@ -159,11 +163,14 @@ typedef struct demo {
     int32_t today;
 } demo;
 
+static void clear_pending(demo *d);
+
 static void demo_free(demo *d)
 {
     for (size_t i = 0; i < d->nbatch; i++)
         pc_tx_free(&d->batch[i]);
     d->nbatch = 0;
+    clear_pending(d);
     for (size_t i = 0; i < NSTAFF; i++)
         pc_key_wipe(&d->staff[i].kp);
     sodium_memzero(d->staff, sizeof d->staff);
@@ -202,73 +209,209 @@ static void nap(int ms)
     nanosleep(&ts, NULL);
 }
 
-/* POST body to path on hospital h's node with ?wait=0 and remember the txid
- * as pending. A 503 (node busy, orderer briefly without a leader) is retried
- * for up to 30 s; any other refusal is an error naming the type. */
-static int post_pending(demo *d, int h, const char *path, const char *body, size_t len,
-                        const uint8_t txid[32], pc_tx_type type, pc_error *err)
+/* Remember body (ownership moves in) for route at hospital h's node; it is
+ * sent by the next flush. */
+static void add_pending(demo *d, int h, const char *route, char *body, size_t len,
+                        const uint8_t txid[32], pc_tx_type type)
 {
-    int64_t deadline = pc_mono_ms() + 30000;
-    int rc;
-    for (int wait = 20;; wait = wait < 500 ? wait * 2 : 500) {
-        json_t *reply = NULL;
-        rc = cli_post(&d->clients[h], path, body, len, &reply, err);
-        json_decref(reply);
-        if (rc != PC_EUNAVAIL || pc_mono_ms() > deadline)
-            break;
-        nap(wait);
-    }
-    if (rc != PC_OK)
-        return pc_error_set(err, rc, "%s at %s: %s", pc_tx_type_name(type),
-                            d->net->hospitals[h].id, err->msg);
     demo_pending *p = &d->pending[d->npending++];
     memcpy(p->txid, txid, 32);
     p->node = h;
     p->type = type;
-    return PC_OK;
+    p->route = route;
+    p->body = body;
+    p->len = len;
 }
 
-/* Online: wait until every pending transaction is committed with verdict ok
- * (polling GET /v1/tx/{txid} at the node that took it, up to 60 s each). */
-static int wait_pending(demo *d, pc_error *err)
+/* Drop every pending transaction. */
+static void clear_pending(demo *d)
 {
-    int rc = PC_OK;
-    for (size_t i = 0; rc == PC_OK && i < d->npending; i++) {
-        const demo_pending *p = &d->pending[i];
-        char path[96], hex[65];
-        pc_hex_encode(hex, sizeof hex, p->txid, 32);
-        snprintf(path, sizeof path, "/v1/tx/%s", hex);
-        int64_t deadline = pc_mono_ms() + 60000;
-        for (int wait = 5;; wait = wait < 200 ? wait * 2 : 200) {
-            json_t *j = NULL;
-            pc_error gerr;
-            int grc = cli_get(&d->clients[p->node], path, &j, &gerr);
-            const char *status = json_string_value(json_object_get(j, "status"));
-            if (grc == PC_OK && status != NULL && strcmp(status, "committed") == 0) {
-                const char *verdict = json_string_value(json_object_get(j, "verdict"));
-                if (verdict == NULL || strcmp(verdict, "ok") != 0)
-                    rc = pc_error_set(err, PC_ESTATE, "%s %.16s... was refused by the ledger (%s)",
-                                      pc_tx_type_name(p->type), hex,
-                                      verdict != NULL ? verdict : "no verdict");
-                json_decref(j);
-                break;
-            }
-            json_decref(j);
-            if (grc != PC_OK && grc != PC_ENOTFOUND && grc != PC_EUNAVAIL) {
-                rc = pc_error_set(err, grc, "%s %.16s...: %s", pc_tx_type_name(p->type), hex,
-                                  gerr.msg);
-                break;
-            }
-            if (pc_mono_ms() > deadline) {
-                rc = pc_error_set(err, PC_EUNAVAIL,
-                                  "%s %.16s... was not committed within 60 s at %s's node",
-                                  pc_tx_type_name(p->type), hex, d->net->hospitals[p->node].id);
-                break;
-            }
-            nap(wait);
-        }
+    for (size_t i = 0; i < d->npending; i++) {
+        free(d->pending[i].body);
+        d->pending[i].body = NULL;
     }
     d->npending = 0;
+}
+
+/* Poll GET /v1/tx/{txid} at the node of p until it is committed (60 s);
+ * PC_OK only with verdict ok. For answers whose outcome was unknown (a
+ * timeout, or a duplicate after a retry of a lost answer). */
+static int confirm_committed(demo *d, const demo_pending *p, pc_error *err)
+{
+    char path[96], hex[65];
+    pc_hex_encode(hex, sizeof hex, p->txid, 32);
+    snprintf(path, sizeof path, "/v1/tx/%s", hex);
+    int64_t deadline = pc_mono_ms() + 60000;
+    for (int wait = 5;; wait = wait < 200 ? wait * 2 : 200) {
+        json_t *j = NULL;
+        pc_error gerr;
+        int grc = cli_get(&d->clients[p->node], path, &j, &gerr);
+        const char *status = json_string_value(json_object_get(j, "status"));
+        if (grc == PC_OK && status != NULL && strcmp(status, "committed") == 0) {
+            const char *verdict = json_string_value(json_object_get(j, "verdict"));
+            int rc = verdict != NULL && strcmp(verdict, "ok") == 0
+                         ? PC_OK
+                         : pc_error_set(err, PC_ESTATE, "%s %.16s... was refused by the ledger (%s)",
+                                        pc_tx_type_name(p->type), hex,
+                                        verdict != NULL ? verdict : "no verdict");
+            json_decref(j);
+            return rc;
+        }
+        json_decref(j);
+        if (grc != PC_OK && grc != PC_ENOTFOUND && grc != PC_EUNAVAIL)
+            return pc_error_set(err, grc, "%s %.16s...: %s", pc_tx_type_name(p->type), hex,
+                                gerr.msg);
+        if (pc_mono_ms() > deadline)
+            return pc_error_set(err, PC_EUNAVAIL,
+                                "%s %.16s... was not committed within 60 s at %s's node",
+                                pc_tx_type_name(p->type), hex, d->net->hospitals[p->node].id);
+        nap(wait);
+    }
+}
+
+static size_t on_answer(char *ptr, size_t size, size_t nmemb, void *ud)
+{
+    return pc_buf_append(ud, ptr, size * nmemb) == PC_OK ? size * nmemb : 0;
+}
+
+/* One pending request in flight. */
+typedef struct demo_req {
+    CURL *h;
+    struct curl_slist *hdrs;
+    pc_buf resp;
+    int tries;
+    bool confirm; /* outcome unknown: poll GET /v1/tx afterwards */
+} demo_req;
+
+#define DEMO_INFLIGHT 32
+#define DEMO_TRIES 30
+
+/* Start request i (POST route at its node, waiting for the commit). */
+static int start_req(demo *d, CURLM *m, demo_req *r, size_t i)
+{
+    const demo_pending *p = &d->pending[i];
+    char url[600];
+    if (!cli_pathf(url, sizeof url, "%s%s", d->clients[p->node].base, p->route))
+        return PC_EINVAL;
+    pc_buf_free(&r->resp);
+    pc_buf_init(&r->resp);
+    r->resp.cap_limit = 1 << 20;
+    if (r->h == NULL) {
+        r->h = curl_easy_init();
+        r->hdrs = curl_slist_append(NULL, "Content-Type: application/json");
+        r->hdrs = curl_slist_append(r->hdrs, "Expect:");
+    }
+    if (r->h == NULL || r->hdrs == NULL)
+        return PC_ENOMEM;
+    curl_easy_setopt(r->h, CURLOPT_URL, url);
+    curl_easy_setopt(r->h, CURLOPT_HTTPHEADER, r->hdrs);
+    curl_easy_setopt(r->h, CURLOPT_POSTFIELDS, p->body);
+    curl_easy_setopt(r->h, CURLOPT_POSTFIELDSIZE_LARGE, (curl_off_t)p->len);
+    curl_easy_setopt(r->h, CURLOPT_WRITEFUNCTION, on_answer);
+    curl_easy_setopt(r->h, CURLOPT_WRITEDATA, &r->resp);
+    curl_easy_setopt(r->h, CURLOPT_TIMEOUT, 30L);
+    curl_easy_setopt(r->h, CURLOPT_CONNECTTIMEOUT, 5L);
+    curl_easy_setopt(r->h, CURLOPT_NOSIGNAL, 1L);
+    curl_easy_setopt(r->h, CURLOPT_PRIVATE, (char *)r);
+    r->tries++;
+    return curl_multi_add_handle(m, r->h) == CURLM_OK ? PC_OK : PC_ENOMEM;
+}
+
+/* Judge the answer to request i: PC_OK (committed, ok), PC_EAGAIN-like
+ * retry (returns 1), or an error. */
+static int judge(demo *d, demo_req *r, size_t i, CURLcode cc, pc_error *err)
+{
+    const demo_pending *p = &d->pending[i];
+    long status = 0;
+    if (cc == CURLE_OK)
+        curl_easy_getinfo(r->h, CURLINFO_RESPONSE_CODE, &status);
+    if (status == 200)
+        return PC_OK;
+    if (status == 504 || (status == 409 && r->tries > 1)) {
+        r->confirm = true; /* it may commit (504), or our lost first try did (409) */
+        return PC_OK;
+    }
+    if ((status == 0 || status == 503) && r->tries < DEMO_TRIES)
+        return 1;
+    json_error_t je;
+    json_t *j = r->resp.len > 0 ? json_loadb((const char *)r->resp.data, r->resp.len, 0, &je)
+                                : NULL;
+    const json_t *e = json_object_get(j, "error");
+    const char *msg = json_string_value(json_object_get(e, "message"));
+    int rc = pc_error_set(err, status == 422 ? PC_ESTATE : PC_EIO, "%s at %s: %s",
+                          pc_tx_type_name(p->type), d->net->hospitals[p->node].id,
+                          msg != NULL ? msg
+                                      : (status == 0 ? curl_easy_strerror(cc) : "refused"));
+    json_decref(j);
+    return rc;
+}
+
+/* Online: send every pending transaction to its node, DEMO_INFLIGHT at a
+ * time, each request waiting for its commit (200 = committed with verdict
+ * ok). No answer or 503 (the orderer briefly without a leader) is retried:
+ * a repeat of a transaction that did get in is refused as a duplicate and
+ * then confirmed with GET /v1/tx. The pending list is emptied. */
+static int send_pending(demo *d, pc_error *err)
+{
+    size_t n = d->npending, next = 0, active = 0;
+    demo_req *reqs = calloc(n > 0 ? n : 1, sizeof *reqs);
+    size_t *retry = calloc(n > 0 ? n : 1, sizeof *retry);
+    size_t nretry = 0;
+    CURLM *m = curl_multi_init();
+    int rc = reqs != NULL && retry != NULL && m != NULL
+                 ? PC_OK
+                 : pc_error_set(err, PC_ENOMEM, "out of memory");
+    while (rc == PC_OK && (next < n || active > 0 || nretry > 0)) {
+        while (rc == PC_OK && active < DEMO_INFLIGHT && (nretry > 0 || next < n)) {
+            size_t i = nretry > 0 ? retry[--nretry] : next++;
+            if (start_req(d, m, &reqs[i], i) != PC_OK)
+                rc = pc_error_set(err, PC_ENOMEM, "out of memory sending to the nodes");
+            active++;
+        }
+        int running = 0;
+        curl_multi_perform(m, &running);
+        CURLMsg *msg;
+        int left;
+        bool backoff = false;
+        while ((msg = curl_multi_info_read(m, &left)) != NULL) {
+            if (msg->msg != CURLMSG_DONE)
+                continue;
+            demo_req *r = NULL;
+            curl_easy_getinfo(msg->easy_handle, CURLINFO_PRIVATE, (char **)&r);
+            CURLcode cc = msg->data.result;
+            curl_multi_remove_handle(m, msg->easy_handle);
+            active--;
+            size_t i = (size_t)(r - reqs);
+            int j = judge(d, r, i, cc, err);
+            if (j == 1) {
+                retry[nretry++] = i;
+                backoff = true;
+            } else if (j != PC_OK && rc == PC_OK) {
+                rc = j;
+            }
+        }
+        if (backoff)
+            nap(100);
+        else if (active > 0)
+            curl_multi_poll(m, NULL, 0, 100, NULL);
+    }
+    for (size_t i = 0; i < n && reqs != NULL; i++) {
+        if (reqs[i].h != NULL) {
+            curl_multi_remove_handle(m, reqs[i].h);
+            curl_easy_cleanup(reqs[i].h);
+        }
+        curl_slist_free_all(reqs[i].hdrs);
+        pc_buf_free(&reqs[i].resp);
+    }
+    for (size_t i = 0; rc == PC_OK && i < n; i++) {
+        if (reqs[i].confirm)
+            rc = confirm_committed(d, &d->pending[i], err);
+    }
+    if (m != NULL)
+        curl_multi_cleanup(m);
+    free(reqs);
+    free(retry);
+    clear_pending(d);
     return rc;
 }
 
@@ -279,7 +422,7 @@ static int flush(demo *d, uint8_t (*txids)[32], pc_error *err)
     if (d->online) {
         for (size_t i = 0; txids != NULL && i < d->npending; i++)
             memcpy(txids[i], d->pending[i].txid, 32);
-        return wait_pending(d, err);
+        return send_pending(d, err);
     }
     if (d->nbatch == 0)
         return PC_OK;
@@ -295,10 +438,11 @@ static int queue(demo *d, pc_tx *tx, int h, pc_error *err)
     if (d->online) {
         size_t len = 0;
         char *text = pc_tx_to_json(tx, &len);
-        int rc = text != NULL ? post_pending(d, h, "/v1/tx?wait=0", text, len, tx->txid,
-                                             tx->type, err)
-                              : pc_error_set(err, PC_ENOMEM, "out of memory");
-        free(text);
+        int rc = PC_OK;
+        if (text != NULL)
+            add_pending(d, h, "/v1/tx", text, len, tx->txid, tx->type);
+        else
+            rc = pc_error_set(err, PC_ENOMEM, "out of memory");
         pc_tx_free(tx);
         if (rc == PC_OK && d->npending == BATCH)
             rc = flush(d, NULL, err);
@@ -336,10 +480,11 @@ static int queue_record(demo *d, cli_record *rec, int h, const uint8_t patient[3
     if (d->online) {
         size_t len = 0;
         char *text = cli_record_request_json(rec, &len);
-        int rc = text != NULL ? post_pending(d, h, "/v1/records?wait=0", text, len,
-                                             rec->tx.txid, rec->tx.type, err)
-                              : pc_error_set(err, PC_ENOMEM, "out of memory");
-        free(text);
+        int rc = PC_OK;
+        if (text != NULL)
+            add_pending(d, h, "/v1/records", text, len, rec->tx.txid, rec->tx.type);
+        else
+            rc = pc_error_set(err, PC_ENOMEM, "out of memory");
         pc_tx_free(&rec->tx);
         if (rc == PC_OK && d->npending == BATCH)
             rc = flush(d, NULL, err);

@@ -27,6 +27,7 @@ static const command COMMANDS[] = {
     {"show", cli_cmd_show, "show a block or a transaction with its Merkle proof"},
     {"status", cli_cmd_status, "the node's network, height and health"},
     {"demo", cli_cmd_demo, "build a demo network with patients and records (offline)"},
+    {"devnet", cli_cmd_devnet, "run a local multi-hospital network (etcd + one node each)"},
     {NULL, NULL, NULL},
 };
 
