@@ -43,7 +43,7 @@ function sleep(ms) { return new Promise((r) => setTimeout(r, ms)); }
 async function startNode(env = {}) {
   rmSync(path.join(dir, 'parchad.port'), { force: true });
   const log = [];
-  node = spawn(PARCHAD, ['--data', dir, '--listen', '127.0.0.1:0'], { stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, ...env } });
+  node = spawn(PARCHAD, ['--data', dir, '--listen', '127.0.0.1:0', '--web', web], { stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, ...env } });
   node.stderr.on('data', (d) => log.push(String(d)));
   node.stdout.on('data', (d) => log.push(String(d)));
   const t0 = Date.now();
@@ -117,6 +117,16 @@ async function alerts(page) {
   return page.$eval('#alerts', (e) => e.innerText);
 }
 
+/* Wait for selector; on time-out fail with what the page says instead. */
+async function expectSelector(page, selector, timeout = 30000) {
+  try {
+    await page.waitForSelector(selector, { timeout });
+  } catch (e) {
+    const said = await page.$eval('#alerts', (x) => x.innerText).catch(() => '(no message area)');
+    throw new Error(`${selector} did not appear within ${timeout} ms; the page says: ${said || '(nothing)'}; page errors: ${JSON.stringify(page.errors)}`);
+  }
+}
+
 async function findPatient(page, hid) {
   await page.fill('#hid-input', hid);
   await page.click('#find-btn');
@@ -173,7 +183,7 @@ test('the web UI journey', async (t) => {
     await page.fill('#p-pass', S.patientPass);
     await page.fill('#p-pass2', S.patientPass);
     await page.click('#reg-btn');
-    await page.waitForSelector('#reg-done:not(.d-none)', { timeout: 60000 });
+    await expectSelector(page, '#reg-done:not(.d-none)', 60000);
     S.hid = (await page.textContent('#done-hid')).trim();
     assert.ok(P.parseHealthId(S.hid).ok, `Health ID ${S.hid} is well formed`);
     assert.ok(await page.$('#card-qr svg'), 'card has a QR code');

@@ -127,7 +127,9 @@ export function friendly(e) {
     if (e.code === 'too_big') return 'This is too large to send (over 1 MiB). Please use a smaller file.';
     return e.message || `The node refused the request (HTTP ${e.status}).`;
   }
-  if (e.code === 'wrong_passphrase' || e.code === 'bad_keyfile' || e.code === 'bad_passphrase') return e.message;
+  if (e.code === 'wrong_passphrase' || e.code === 'bad_keyfile' || e.code === 'bad_passphrase' || e.code === 'load_failed') return e.message;
+  if (/dynamically imported module|Importing a module script failed/i.test(e.message || ''))
+    return 'Part of this page could not be loaded. Reload the page; if it keeps happening, tell the hospital IT team.';
   if (e.name === 'TypeError' && /fetch|network/i.test(e.message)) return nodeUnreachable();
   return `Something went wrong: ${e.message || e}. Please try again, or reload the page.`;
 }

@@ -17,9 +17,14 @@ let sodium = null;
  * In the browser it comes from /vendor/; Node passes its own import. */
 export async function ready(loader) {
   if (sodium) return sodium;
-  const mod = loader ? await loader() : await import('../vendor/libsodium-wrappers-sumo.js');
-  const s = mod.default || mod;
-  await s.ready;
+  let s;
+  try {
+    const mod = loader ? await loader() : await import('../vendor/libsodium-wrappers-sumo.js');
+    s = mod.default || mod;
+    await s.ready;
+  } catch (e) {
+    throw new ParchaError('load_failed', 'This page could not load its encryption library. Reload the page; if it keeps happening, tell the hospital IT team (the node\u2019s web files may be incomplete: run web/build.sh).');
+  }
   sodium = s;
   return sodium;
 }
