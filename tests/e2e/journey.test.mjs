@@ -36,6 +36,7 @@ const CHROMIUM_ARGS = ['--no-sandbox', '--disable-gpu', '--disable-quic', '--no-
   '--disable-background-networking', '--disable-component-update', '--disable-sync'];
 
 let work, dir, node, base, browser, index;
+let nodeLog = [];
 const S = {}; // state passed between steps
 
 function sleep(ms) { return new Promise((r) => setTimeout(r, ms)); }
@@ -43,6 +44,7 @@ function sleep(ms) { return new Promise((r) => setTimeout(r, ms)); }
 async function startNode(env = {}) {
   rmSync(path.join(dir, 'parchad.port'), { force: true });
   const log = [];
+  nodeLog = log;
   node = spawn(PARCHAD, ['--data', dir, '--listen', '127.0.0.1:0', '--web', web], { stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, ...env } });
   node.stderr.on('data', (d) => log.push(String(d)));
   node.stdout.on('data', (d) => log.push(String(d)));
@@ -127,10 +129,18 @@ async function expectSelector(page, selector, timeout = 30000) {
   }
 }
 
+/* Run action on the doctor page and wait until the patient load it starts
+ * has finished (doctor.js counts finished loads in body[data-loads]). */
+async function afterLoad(page, action) {
+  const before = await page.evaluate(() => Number(document.body.dataset.loads || 0));
+  await action();
+  await page.waitForFunction((b) => Number(document.body.dataset.loads || 0) > b, before, { timeout: 60000 });
+}
+
 async function findPatient(page, hid) {
   await page.fill('#hid-input', hid);
-  await page.click('#find-btn');
-  await page.waitForSelector('#patient-view:not(.d-none)');
+  await afterLoad(page, () => page.click('#find-btn'));
+  await expectSelector(page, '#patient-view:not(.d-none)');
   await timelineSettled(page);
 }
 
@@ -264,12 +274,12 @@ test('the web UI journey', async (t) => {
     await page.selectOption('#rx-frequency', '2');
     await page.fill('#rx-days', '30');
     await page.fill('#rx-advice', 'after meals');
-    await page.click('#form-rx button[type=submit]');
+    await afterLoad(page, () => page.click('#form-rx button[type=submit]'));
     await page.waitForFunction(() => document.querySelectorAll('#timeline [data-state=open]').length === 1, null, { timeout: 30000 });
     await page.click('[data-form=dx]');
     await page.fill('#dx-diagnosis', 'Type 2 diabetes mellitus');
     await page.fill('#dx-icd', 'E11.9');
-    await page.click('#form-dx button[type=submit]');
+    await afterLoad(page, () => page.click('#form-dx button[type=submit]'));
     await page.waitForFunction(() => document.querySelectorAll('#timeline [data-state=open]').length === 2, null, { timeout: 30000 });
     await page.click('[data-form=lab]');
     await page.fill('#lab-test', 'HbA1c');
@@ -277,7 +287,7 @@ test('the web UI journey', async (t) => {
     await page.fill('#lab-unit', '%');
     await page.fill('#lab-low', '4');
     await page.fill('#lab-high', '5.6');
-    await page.click('#form-lab button[type=submit]');
+    await afterLoad(page, () => page.click('#form-lab button[type=submit]'));
     await page.waitForFunction(() => document.querySelectorAll('#timeline [data-state=open]').length === 3, null, { timeout: 30000 });
     await page.click('[data-form=ds]');
     await page.fill('#ds-admitted', '2026-01-10');
@@ -285,7 +295,7 @@ test('the web UI journey', async (t) => {
     await page.fill('#ds-diagnosis', 'Dengue fever');
     await page.fill('#ds-course', 'Admitted with fever and low platelets; recovered with fluids.');
     await page.fill('.ds-med [data-k=medicine]', 'Paracetamol 650 mg tablet');
-    await page.click('#form-ds button[type=submit]');
+    await afterLoad(page, () => page.click('#form-ds button[type=submit]'));
     await page.waitForFunction(() => document.querySelectorAll('#timeline [data-state=open]').length === 4, null, { timeout: 30000 });
     const text = await page.textContent('#timeline');
     assert.match(text, /Metformin 500 mg tablet/);
@@ -300,7 +310,7 @@ test('the web UI journey', async (t) => {
     await page.click('[data-form=doc]');
     await page.fill('#doc-description', 'Photo of the patient card');
     await page.setInputFiles('#doc-file', S.qrPng);
-    await page.click('#form-doc button[type=submit]');
+    await afterLoad(page, () => page.click('#form-doc button[type=submit]'));
     await page.waitForFunction(() => document.querySelectorAll('#timeline [data-state=open]').length === 5, null, { timeout: 30000 });
     assert.ok(await page.$('#timeline img.doc-preview'), 'uploaded picture previewed');
     assert.match(await page.textContent('#timeline'), /Photo of the patient card/);
@@ -442,8 +452,8 @@ test('the web UI journey', async (t) => {
     await b.click('#emg-toggle');
     await b.fill('#emg-reason', 'Unconscious after a road accident, brought to casualty');
     await b.selectOption('#emg-hours', '2');
-    await b.click('#emg-btn');
-    await b.waitForSelector('#emergency-banner:not(.d-none)', { timeout: 30000 });
+    await afterLoad(b, () => b.click('#emg-btn'));
+    await expectSelector(b, '#emergency-banner:not(.d-none)');
     assert.match(await b.textContent('#emergency-banner'), /EMERGENCY ACCESS OPEN until/);
     await timelineSettled(b);
     const c = await counts(b);
@@ -551,6 +561,8 @@ test('the web UI journey', async (t) => {
     assert.ok(checked, 'the demo has an expired consent to show');
     const page = S.docAPage;
     await stopNode();
+    assert.equal(node.exitCode, 0, 'parchad stopped cleanly on SIGTERM');
+    assert.doesNotMatch(nodeLog.join(''), /Sanitizer|runtime error/, 'no sanitizer report from parchad');
     await page.fill('#hid-input', S.hid);
     await page.click('#find-btn');
     await page.waitForSelector('#alerts .alert-danger', { timeout: 30000 });

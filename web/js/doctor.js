@@ -102,7 +102,17 @@ $('#qr-file').addEventListener('change', async (ev) => {
 
 /* ---- the timeline ---------------------------------------------------- */
 
+/* Find a patient and open the timeline; body[data-loads] counts finished
+ * loads (the browser tests wait on it). */
 async function openPatient(hid) {
+  try {
+    await loadPatient(hid);
+  } finally {
+    document.body.dataset.loads = String(Number(document.body.dataset.loads || 0) + 1);
+  }
+}
+
+async function loadPatient(hid) {
   clearMessages();
   let patient;
   try {
