@@ -100,7 +100,7 @@ async function showTx(txid) {
     <div class="mono">txid ${esc(txid)}</div>
     <div>block ${esc(t.height)}, position ${esc(t.index)} of ${esc(t.proof ? t.proof.size : '?')}, ${esc(fmtTime(t.time))}</div>
     <ul class="list-unstyled mt-2 mb-2" id="proof-result">
-      ${line(proofOk, `Merkle inclusion proof checked in this browser (RFC 9162, ${t.proof ? t.proof.path.length : 0} hashes)`, 'Merkle inclusion proof does NOT check out')}
+      ${line(proofOk, `Merkle inclusion proof checked in this browser (RFC 9162, ${t.proof ? t.proof.path.length : 0} hash${t.proof && t.proof.path.length === 1 ? '' : 'es'})`, 'Merkle inclusion proof does NOT check out')}
       ${line(rootMatches, 'proof root equals the block\u2019s tx root', 'proof root differs from the block\u2019s tx root')}
       ${line(idOk, 'txid recomputed here from the canonical JSON', 'txid does not match the transaction bytes')}
       ${line(sigOk, `${(raw.sigs || []).length} signature(s) verified here (Ed25519, domain parcha/tx/v1)`, 'a signature does not verify')}

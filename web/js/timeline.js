@@ -7,6 +7,9 @@ import { esc, fmtDate, fmtTime } from './app.js';
 import { FHIR_LABELS, collect, render, summaryLine } from './fhir.js';
 import { qrSvg, QR_PREFIX } from './qr.js';
 
+/* A padlock drawn inline: no emoji font needed (kiosk and tablet browsers). */
+const LOCK_ICON = '<svg aria-hidden="true" width="14" height="14" viewBox="0 0 16 16" style="vertical-align:-2px"><rect x="2.5" y="7" width="11" height="8" rx="1.5" fill="currentColor"/><path d="M5 7V5a3 3 0 0 1 6 0v2" stroke="currentColor" stroke-width="1.8" fill="none"/></svg>';
+
 /* Fill a <select> with the HI types. */
 export function fillTypeSelect(select) {
   for (const t of P.HI_TYPES) {
@@ -52,7 +55,7 @@ export function timelineHtml(records, states, hint) {
       body = `<div class="mt-2">${render(st.fhir)}</div>`;
     } else if (st.state === 'locked') {
       cls += ' tl-locked';
-      body = `<div class="mt-1 lock"><span aria-hidden="true">\ud83d\udd12</span> <strong>Locked</strong> \u2014 ${esc(st.reason || 'no access')}. <span class="request-hint">${esc(hint ? hint(r, st) : '')}</span></div>`;
+      body = `<div class="mt-1 lock">${LOCK_ICON} <strong>Locked</strong> \u2014 ${esc(st.reason || 'no access')}. <span class="request-hint">${esc(hint ? hint(r, st) : '')}</span></div>`;
     } else if (st.state === 'error') {
       cls += ' tl-locked';
       body = `<div class="mt-1 text-danger small">${esc(st.message)}</div>`;
