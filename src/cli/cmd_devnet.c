@@ -32,7 +32,9 @@
 #include "cli/cli.h"
 #include "cli/client.h"
 #include "cli/demo.h"
+#include "cli/build.h"
 #include "cli/keys.h"
+#include "cli/multipost.h"
 #include "cli/offline.h"
 #include "parcha/encode.h"
 
@@ -44,6 +46,8 @@ static const char HELP[] =
     "       parcha devnet status --dir DIR [--json]\n"
     "       parcha devnet start  --dir DIR (--node ID | --etcd ID)\n"
     "       parcha devnet stop   --dir DIR (--node ID | --etcd ID) [--kill]\n"
+    "       parcha devnet load   --dir DIR [--node ID ...] [--count N] [--seconds S]\n"
+    "                            [--concurrency C] [--acked FILE] [--json]\n"
     "\n"
     "A local consortium for development and tests: N hospitals, each with its\n"
     "own etcd member and its own parchad on 127.0.0.1, ordering blocks through\n"
@@ -70,6 +74,13 @@ static const char HELP[] =
     "start   starts one stopped process again (same command line), waits until\n"
     "        it answers.\n"
     "stop    stops one process (SIGTERM and wait; --kill sends SIGKILL).\n"
+    "load    writes at the nodes (all, or each --node) concurrently: staff.enroll\n"
+    "        transactions signed by each node's own hospital key, C in flight per\n"
+    "        node (default 4), each waiting for its commit, until N per node\n"
+    "        (default 100) or S seconds. No retries: every 200 is appended as\n"
+    "        \"<txid> <hospital>\" to FILE (--acked), so a test can check that no\n"
+    "        acknowledged transaction is lost. Prints what was acknowledged,\n"
+    "        refused (by status) and left without an answer.\n"
     "\n"
     "examples:\n"
     "  parcha devnet up --dir ./devnet --hospitals 3 --demo\n"
@@ -86,6 +97,10 @@ static const cli_optspec UP_OPTS[] = {
 static const cli_optspec DOWN_OPTS[] = {
     {"dir", true, false}, {"purge", false, false}, {NULL, false, false}};
 static const cli_optspec STATUS_OPTS[] = {{"dir", true, false}, {NULL, false, false}};
+static const cli_optspec LOAD_OPTS[] = {
+    {"dir", true, false},   {"node", true, true},    {"count", true, false},
+    {"seconds", true, false}, {"concurrency", true, false}, {"acked", true, false},
+    {NULL, false, false}};
 static const cli_optspec ONE_OPTS[] = {{"dir", true, false}, {"node", true, false},
                                        {"etcd", true, false}, {"kill", false, false},
                                        {NULL, false, false}};
@@ -1365,8 +1380,212 @@ static int cmd_one(const char *name, bool start, int argc, char **argv)
     return rc == PC_OK ? CLI_EXIT_OK : cli_fail(name, &err);
 }
 
+/* ---- load ---- */
+
+/* One writing node of `load`. */
+typedef struct load_node {
+    const char *id;
+    char url[600];
+    pc_keypair kp;
+    uint64_t sent, acked;
+} load_node;
+
+/* Outcome counts of `load`. */
+typedef struct load_counts {
+    uint64_t sent, acked, no_answer, rejected;
+    uint64_t by_status[6]; /* 4xx/5xx by hundreds: [4] and [5] */
+    uint64_t s503, s504;
+} load_counts;
+
+/* Build one round: per node, up to per_node staff.enroll transactions in
+ * client form into bodies/reqs (txids into txids). */
+static int load_round(load_node *ln, size_t nn, const char *net, size_t per_node,
+                      cli_mpost *reqs, char **bodies, uint8_t (*txids)[32], size_t *owner,
+                      size_t *nreq, uint64_t serial, pc_error *err)
+{
+    *nreq = 0;
+    for (size_t i = 0; i < nn; i++) {
+        for (size_t k = 0; k < per_node; k++) {
+            pc_keypair staff;
+            pc_tx tx;
+            char name[64], regno[32], rnd[64];
+            if (pc_key_generate(&staff) != 0)
+                return pc_error_set(err, PC_ECRYPTO, "cannot make a key");
+            cli_pass_generate(rnd, sizeof rnd, 0);
+            snprintf(name, sizeof name, "Load Test %llu", (unsigned long long)(serial + *nreq));
+            snprintf(regno, sizeof regno, "LOAD-%.10s", rnd);
+            int rc = cli_build_staff_enroll(net, ln[i].id, &ln[i].kp, staff.pk, name, "nurse",
+                                            regno, pc_now_ms(), &tx, err);
+            pc_key_wipe(&staff);
+            if (rc != PC_OK)
+                return rc;
+            size_t len = 0, j = *nreq;
+            bodies[j] = pc_tx_to_json(&tx, &len);
+            memcpy(txids[j], tx.txid, 32);
+            pc_tx_free(&tx);
+            if (bodies[j] == NULL)
+                return pc_error_set(err, PC_ENOMEM, "out of memory");
+            memset(&reqs[j], 0, sizeof reqs[j]);
+            reqs[j].url = ln[i].url;
+            reqs[j].body = bodies[j];
+            reqs[j].len = len;
+            owner[j] = i;
+            (*nreq)++;
+        }
+    }
+    return PC_OK;
+}
+
+static int cmd_load(int argc, char **argv)
+{
+    static const char NAME[] = "devnet load";
+    cli_args a;
+    pc_error err;
+    int rc = cli_start(NAME, HELP, LOAD_OPTS, 0, 0, argc, argv, &a);
+    if (rc != CLI_CONTINUE)
+        return rc;
+    const char *given;
+    int64_t count = 0, seconds = 0, conc = 4;
+    if (cli_arg_required(&a, "dir", &given, &err) != PC_OK ||
+        (cli_arg(&a, "count") != NULL &&
+         cli_parse_int(cli_arg(&a, "count"), "--count", 1, 10000000, &count, &err) != PC_OK) ||
+        (cli_arg(&a, "seconds") != NULL &&
+         cli_parse_int(cli_arg(&a, "seconds"), "--seconds", 1, 86400, &seconds, &err) != PC_OK) ||
+        (cli_arg(&a, "concurrency") != NULL &&
+         cli_parse_int(cli_arg(&a, "concurrency"), "--concurrency", 1, 256, &conc, &err) != PC_OK))
+        return cli_usage(NAME, &err);
+    if (count == 0 && seconds == 0)
+        count = 100;
+    char dir[PATH_MAX];
+    json_t *state = NULL;
+    if (abs_dir(given, dir, &err) != PC_OK || load_state(dir, &state, &err) != PC_OK)
+        return cli_fail(NAME, &err);
+    const char *only[DN_MAX + 1];
+    size_t nonly = cli_arg_all(&a, "node", only, DN_MAX + 1);
+    load_node ln[DN_MAX];
+    size_t nn = 0;
+    memset(ln, 0, sizeof ln);
+    size_t i;
+    json_t *e;
+    rc = PC_OK;
+    json_array_foreach(json_object_get(state, "nodes"), i, e) {
+        bool want = nonly == 0;
+        for (size_t k = 0; k < nonly && k < DN_MAX; k++)
+            want = want || strcmp(only[k], jstr(e, "hospital")) == 0;
+        if (!want || nn >= DN_MAX)
+            continue;
+        ln[nn].id = jstr(e, "hospital");
+        if (!cli_pathf(ln[nn].url, sizeof ln[nn].url, "%s/v1/tx", jstr(e, "url")))
+            rc = pc_error_set(&err, PC_EINVAL, "node URL too long");
+        if (rc == PC_OK)
+            rc = cli_key_load(jstr(e, "key_file"), jstr(e, "pass_file"), &ln[nn].kp, &err);
+        if (rc != PC_OK)
+            break;
+        nn++;
+    }
+    if (rc == PC_OK && (nn == 0 || nn < (nonly < DN_MAX ? nonly : DN_MAX)))
+        rc = pc_error_set(&err, PC_ENOTFOUND, "no such node in the devnet (see devnet.json)");
+    FILE *acked = NULL;
+    if (rc == PC_OK && cli_arg(&a, "acked") != NULL) {
+        acked = fopen(cli_arg(&a, "acked"), "a");
+        if (acked == NULL)
+            rc = pc_error_set(&err, PC_EIO, "cannot open %s: %s", cli_arg(&a, "acked"),
+                              strerror(errno));
+    }
+    size_t per_round = (size_t)conc;
+    size_t cap = per_round * (nn ? nn : 1);
+    cli_mpost *reqs = calloc(cap, sizeof *reqs);
+    char **bodies = calloc(cap, sizeof *bodies);
+    uint8_t (*txids)[32] = calloc(cap, 32);
+    size_t *owner = calloc(cap, sizeof *owner);
+    if (rc == PC_OK && (reqs == NULL || bodies == NULL || txids == NULL || owner == NULL))
+        rc = pc_error_set(&err, PC_ENOMEM, "out of memory");
+    load_counts c;
+    memset(&c, 0, sizeof c);
+    int64_t start = pc_mono_ms();
+    while (rc == PC_OK) {
+        if (seconds > 0 && pc_mono_ms() - start >= seconds * 1000)
+            break;
+        uint64_t per_node = per_round;
+        if (count > 0) {
+            uint64_t left = (uint64_t)count - ln[0].sent;
+            if (left == 0)
+                break;
+            per_node = left < per_round ? left : per_round;
+        }
+        size_t nreq = 0;
+        rc = load_round(ln, nn, jstr(state, "network"), (size_t)per_node, reqs, bodies, txids,
+                        owner, &nreq, c.sent, &err);
+        if (rc == PC_OK)
+            rc = cli_multipost(reqs, nreq, nreq, 1, 15, &err);
+        for (size_t k = 0; rc == PC_OK && k < nreq; k++) {
+            load_node *n = &ln[owner[k]];
+            n->sent++;
+            c.sent++;
+            long st = reqs[k].status;
+            if (st == 200) {
+                n->acked++;
+                c.acked++;
+                if (acked != NULL) {
+                    char hex[65];
+                    fprintf(acked, "%s %s\n", pc_hex_encode(hex, sizeof hex, txids[k], 32), n->id);
+                }
+            } else if (st == 0) {
+                c.no_answer++;
+            } else {
+                c.rejected++;
+                if (st == 503)
+                    c.s503++;
+                else if (st == 504)
+                    c.s504++;
+                if (st / 100 < 6)
+                    c.by_status[st / 100]++;
+            }
+        }
+        if (acked != NULL)
+            fflush(acked);
+        for (size_t k = 0; k < nreq; k++) {
+            free(bodies[k]);
+            bodies[k] = NULL;
+        }
+        if (reqs != NULL)
+            cli_mpost_free(reqs, nreq);
+    }
+    double secs = (double)(pc_mono_ms() - start) / 1000.0;
+    if (acked != NULL && fclose(acked) != 0 && rc == PC_OK)
+        rc = pc_error_set(&err, PC_EIO, "cannot write %s", cli_arg(&a, "acked"));
+    for (size_t k = 0; k < nn; k++)
+        pc_key_wipe(&ln[k].kp);
+    free(reqs);
+    free(bodies);
+    free(txids);
+    free(owner);
+    if (rc == PC_OK) {
+        if (cli_flag(&a, "json")) {
+            json_t *j = json_pack("{s:I,s:I,s:I,s:I,s:I,s:I,s:f}", "sent", (json_int_t)c.sent,
+                                  "acknowledged", (json_int_t)c.acked, "refused",
+                                  (json_int_t)c.rejected, "unavailable_503",
+                                  (json_int_t)c.s503, "timeout_504", (json_int_t)c.s504,
+                                  "no_answer", (json_int_t)c.no_answer, "seconds", secs);
+            cli_print_json(j);
+            json_decref(j);
+        } else {
+            printf("load: %llu sent to %zu node%s in %.1f s: %llu acknowledged (%.0f tx/s), "
+                   "%llu refused (%llu unavailable, %llu timed out), %llu without an answer\n",
+                   (unsigned long long)c.sent, nn, nn == 1 ? "" : "s", secs,
+                   (unsigned long long)c.acked, secs > 0 ? (double)c.acked / secs : 0.0,
+                   (unsigned long long)c.rejected, (unsigned long long)c.s503,
+                   (unsigned long long)c.s504, (unsigned long long)c.no_answer);
+        }
+    }
+    json_decref(state);
+    return rc == PC_OK ? CLI_EXIT_OK : cli_fail(NAME, &err);
+}
+
 int cli_cmd_devnet(int argc, char **argv)
 {
+    if (argc >= 1 && strcmp(argv[0], "load") == 0)
+        return cmd_load(argc - 1, argv + 1);
     if (argc >= 1 && strcmp(argv[0], "up") == 0)
         return cmd_up(argc - 1, argv + 1);
     if (argc >= 1 && strcmp(argv[0], "down") == 0)

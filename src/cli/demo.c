@@ -16,7 +16,6 @@
 #include <string.h>
 #include <sys/stat.h>
 #include <time.h>
-#include <curl/curl.h>
 #include <sodium.h>
 #include "cli/build.h"
 #include "cli/cli.h"
@@ -24,6 +23,7 @@
 #include "cli/demo.h"
 #include "cli/fhirgen.h"
 #include "cli/keys.h"
+#include "cli/multipost.h"
 #include "cli/offline.h"
 #include "parcha/card.h"
 #include "parcha/encode.h"
@@ -269,148 +269,54 @@ static int confirm_committed(demo *d, const demo_pending *p, pc_error *err)
     }
 }
 
-static size_t on_answer(char *ptr, size_t size, size_t nmemb, void *ud)
-{
-    return pc_buf_append(ud, ptr, size * nmemb) == PC_OK ? size * nmemb : 0;
-}
-
-/* One pending request in flight. */
-typedef struct demo_req {
-    CURL *h;
-    struct curl_slist *hdrs;
-    pc_buf resp;
-    int tries;
-    bool confirm; /* outcome unknown: poll GET /v1/tx afterwards */
-} demo_req;
-
 #define DEMO_INFLIGHT 32
 #define DEMO_TRIES 30
-
-/* Start request i (POST route at its node, waiting for the commit). */
-static int start_req(demo *d, CURLM *m, demo_req *r, size_t i)
-{
-    const demo_pending *p = &d->pending[i];
-    char url[600];
-    if (!cli_pathf(url, sizeof url, "%s%s", d->clients[p->node].base, p->route))
-        return PC_EINVAL;
-    pc_buf_free(&r->resp);
-    pc_buf_init(&r->resp);
-    r->resp.cap_limit = 1 << 20;
-    if (r->h == NULL) {
-        r->h = curl_easy_init();
-        r->hdrs = curl_slist_append(NULL, "Content-Type: application/json");
-        r->hdrs = curl_slist_append(r->hdrs, "Expect:");
-    }
-    if (r->h == NULL || r->hdrs == NULL)
-        return PC_ENOMEM;
-    curl_easy_setopt(r->h, CURLOPT_URL, url);
-    curl_easy_setopt(r->h, CURLOPT_HTTPHEADER, r->hdrs);
-    curl_easy_setopt(r->h, CURLOPT_POSTFIELDS, p->body);
-    curl_easy_setopt(r->h, CURLOPT_POSTFIELDSIZE_LARGE, (curl_off_t)p->len);
-    curl_easy_setopt(r->h, CURLOPT_WRITEFUNCTION, on_answer);
-    curl_easy_setopt(r->h, CURLOPT_WRITEDATA, &r->resp);
-    curl_easy_setopt(r->h, CURLOPT_TIMEOUT, 30L);
-    curl_easy_setopt(r->h, CURLOPT_CONNECTTIMEOUT, 5L);
-    curl_easy_setopt(r->h, CURLOPT_NOSIGNAL, 1L);
-    curl_easy_setopt(r->h, CURLOPT_PRIVATE, (char *)r);
-    r->tries++;
-    return curl_multi_add_handle(m, r->h) == CURLM_OK ? PC_OK : PC_ENOMEM;
-}
-
-/* Judge the answer to request i: PC_OK (committed, ok), PC_EAGAIN-like
- * retry (returns 1), or an error. */
-static int judge(demo *d, demo_req *r, size_t i, CURLcode cc, pc_error *err)
-{
-    const demo_pending *p = &d->pending[i];
-    long status = 0;
-    if (cc == CURLE_OK)
-        curl_easy_getinfo(r->h, CURLINFO_RESPONSE_CODE, &status);
-    if (status == 200)
-        return PC_OK;
-    if (status == 504 || (status == 409 && r->tries > 1)) {
-        r->confirm = true; /* it may commit (504), or our lost first try did (409) */
-        return PC_OK;
-    }
-    if ((status == 0 || status == 503) && r->tries < DEMO_TRIES)
-        return 1;
-    json_error_t je;
-    json_t *j = r->resp.len > 0 ? json_loadb((const char *)r->resp.data, r->resp.len, 0, &je)
-                                : NULL;
-    const json_t *e = json_object_get(j, "error");
-    const char *msg = json_string_value(json_object_get(e, "message"));
-    int rc = pc_error_set(err, status == 422 ? PC_ESTATE : PC_EIO, "%s at %s: %s",
-                          pc_tx_type_name(p->type), d->net->hospitals[p->node].id,
-                          msg != NULL ? msg
-                                      : (status == 0 ? curl_easy_strerror(cc) : "refused"));
-    json_decref(j);
-    return rc;
-}
 
 /* Online: send every pending transaction to its node, DEMO_INFLIGHT at a
  * time, each request waiting for its commit (200 = committed with verdict
  * ok). No answer or 503 (the orderer briefly without a leader) is retried:
- * a repeat of a transaction that did get in is refused as a duplicate and
- * then confirmed with GET /v1/tx. The pending list is emptied. */
+ * a repeat of a transaction that did get in is refused as a duplicate (409)
+ * and then confirmed with GET /v1/tx, as is a 504. The pending list is
+ * emptied. */
 static int send_pending(demo *d, pc_error *err)
 {
-    size_t n = d->npending, next = 0, active = 0;
-    demo_req *reqs = calloc(n > 0 ? n : 1, sizeof *reqs);
-    size_t *retry = calloc(n > 0 ? n : 1, sizeof *retry);
-    size_t nretry = 0;
-    CURLM *m = curl_multi_init();
-    int rc = reqs != NULL && retry != NULL && m != NULL
-                 ? PC_OK
-                 : pc_error_set(err, PC_ENOMEM, "out of memory");
-    while (rc == PC_OK && (next < n || active > 0 || nretry > 0)) {
-        while (rc == PC_OK && active < DEMO_INFLIGHT && (nretry > 0 || next < n)) {
-            size_t i = nretry > 0 ? retry[--nretry] : next++;
-            if (start_req(d, m, &reqs[i], i) != PC_OK)
-                rc = pc_error_set(err, PC_ENOMEM, "out of memory sending to the nodes");
-            active++;
-        }
-        int running = 0;
-        curl_multi_perform(m, &running);
-        CURLMsg *msg;
-        int left;
-        bool backoff = false;
-        while ((msg = curl_multi_info_read(m, &left)) != NULL) {
-            if (msg->msg != CURLMSG_DONE)
-                continue;
-            demo_req *r = NULL;
-            curl_easy_getinfo(msg->easy_handle, CURLINFO_PRIVATE, (char **)&r);
-            CURLcode cc = msg->data.result;
-            curl_multi_remove_handle(m, msg->easy_handle);
-            active--;
-            size_t i = (size_t)(r - reqs);
-            int j = judge(d, r, i, cc, err);
-            if (j == 1) {
-                retry[nretry++] = i;
-                backoff = true;
-            } else if (j != PC_OK && rc == PC_OK) {
-                rc = j;
-            }
-        }
-        if (backoff)
-            nap(100);
-        else if (active > 0)
-            curl_multi_poll(m, NULL, 0, 100, NULL);
-    }
-    for (size_t i = 0; i < n && reqs != NULL; i++) {
-        if (reqs[i].h != NULL) {
-            curl_multi_remove_handle(m, reqs[i].h);
-            curl_easy_cleanup(reqs[i].h);
-        }
-        curl_slist_free_all(reqs[i].hdrs);
-        pc_buf_free(&reqs[i].resp);
-    }
+    size_t n = d->npending;
+    cli_mpost *reqs = calloc(n > 0 ? n : 1, sizeof *reqs);
+    char (*urls)[600] = calloc(n > 0 ? n : 1, sizeof *urls);
+    int rc = reqs != NULL && urls != NULL ? PC_OK
+                                          : pc_error_set(err, PC_ENOMEM, "out of memory");
     for (size_t i = 0; rc == PC_OK && i < n; i++) {
-        if (reqs[i].confirm)
-            rc = confirm_committed(d, &d->pending[i], err);
+        const demo_pending *p = &d->pending[i];
+        if (!cli_pathf(urls[i], sizeof urls[i], "%s%s", d->clients[p->node].base, p->route))
+            rc = pc_error_set(err, PC_EINVAL, "node URL too long");
+        reqs[i].url = urls[i];
+        reqs[i].body = p->body;
+        reqs[i].len = p->len;
     }
-    if (m != NULL)
-        curl_multi_cleanup(m);
+    if (rc == PC_OK)
+        rc = cli_multipost(reqs, n, DEMO_INFLIGHT, DEMO_TRIES, 30, err);
+    for (size_t i = 0; rc == PC_OK && i < n; i++) {
+        const demo_pending *p = &d->pending[i];
+        const cli_mpost *r = &reqs[i];
+        if (r->status == 200)
+            continue;
+        if (r->status == 504 || (r->status == 409 && r->tries > 1)) {
+            rc = confirm_committed(d, p, err);
+            continue;
+        }
+        json_error_t je;
+        json_t *j = r->answer != NULL ? json_loads(r->answer, 0, &je) : NULL;
+        const char *msg = json_string_value(json_object_get(json_object_get(j, "error"), "message"));
+        rc = pc_error_set(err, r->status == 422 ? PC_ESTATE : PC_EIO, "%s at %s: %s",
+                          pc_tx_type_name(p->type), d->net->hospitals[p->node].id,
+                          msg != NULL ? msg
+                                      : (r->status == 0 ? "no answer from the node" : "refused"));
+        json_decref(j);
+    }
+    if (reqs != NULL)
+        cli_mpost_free(reqs, n);
     free(reqs);
-    free(retry);
+    free(urls);
     clear_pending(d);
     return rc;
 }
