@@ -247,7 +247,11 @@ test('the web UI journey', async (t) => {
     writeFileSync(S.qrPng, await page.locator('#card-qr').screenshot());
     await page.evaluate(() => { document.body.classList.add('printing-card'); });
     await page.emulateMedia({ media: 'print' });
+    assert.ok(await page.isVisible('#patient-card'), 'the card prints');
+    assert.ok(!(await page.isVisible('#dl-key')), 'buttons do not print');
     await shot(page, '02b-patient-card-print', false);
+    await page.pdf({ path: path.join(SHOTS, '02c-patient-card.pdf'), format: 'A4', printBackground: true });
+    await page.evaluate(() => { document.body.classList.remove('printing-card'); });
     await page.emulateMedia({ media: 'screen' });
   });
 
