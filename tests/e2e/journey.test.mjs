@@ -164,6 +164,29 @@ after(async () => {
 });
 
 test('the web UI journey', async (t) => {
+  await t.test('home page; the doctor page is light (libsodium and the QR libraries load only when needed)', async () => {
+    const page = await newPage();
+    await page.goto(`${base}/`);
+    await page.waitForSelector('#node-facts strong');
+    assert.match(await page.textContent('#node-facts'), /City General Hospital/);
+    await shot(page, '00-home');
+    await login(page, S.docA, 'doctor.html');
+    const pending = [];
+    page.on('response', (r) => {
+      const u = new URL(r.url());
+      if (!u.pathname.startsWith('/v1/'))
+        pending.push(r.body().then((b) => ({ path: u.pathname, bytes: b.length }), () => ({ path: u.pathname, bytes: 0 })));
+    });
+    await page.reload();
+    await page.waitForSelector('#whoami #logout');
+    await page.waitForLoadState('networkidle');
+    const files = await Promise.all(pending);
+    const total = files.reduce((a, f) => a + f.bytes, 0);
+    console.log(`doctor page static files: ${files.length}, ${total} bytes before compression`);
+    assert.ok(!files.some((f) => /libsodium|jsQR|qrcode/.test(f.path)), 'no crypto or QR library on first load');
+    assert.ok(total < 400 * 1024, `doctor page is ${total} bytes`);
+  });
+
   await t.test('staff log-in: wrong password in words, cookie HttpOnly + SameSite=Strict', async () => {
     const page = await newPage();
     await page.goto(`${base}/login.html`);
