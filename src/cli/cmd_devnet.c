@@ -47,7 +47,7 @@ static const char HELP[] =
     "       parcha devnet start  --dir DIR (--node ID | --etcd ID)\n"
     "       parcha devnet stop   --dir DIR (--node ID | --etcd ID) [--kill]\n"
     "       parcha devnet load   --dir DIR [--node ID ...] [--count N] [--seconds S]\n"
-    "                            [--concurrency C] [--acked FILE] [--json]\n"
+    "                            [--concurrency C] [--acked FILE] [--cacert F] [--json]\n"
     "\n"
     "A local consortium for development and tests: N hospitals, each with its\n"
     "own etcd member and its own parchad on 127.0.0.1, ordering blocks through\n"
@@ -80,7 +80,8 @@ static const char HELP[] =
     "        (default 100) or S seconds. No retries: every 200 is appended as\n"
     "        \"<txid> <hospital>\" to FILE (--acked), so a test can check that no\n"
     "        acknowledged transaction is lost. Prints what was acknowledged,\n"
-    "        refused (by status) and left without an answer.\n"
+    "        refused (by status) and left without an answer; exit 1 if nothing\n"
+    "        was acknowledged. --cacert F trusts the CA in F for https nodes.\n"
     "\n"
     "examples:\n"
     "  parcha devnet up --dir ./devnet --hospitals 3 --demo\n"
@@ -100,7 +101,7 @@ static const cli_optspec STATUS_OPTS[] = {{"dir", true, false}, {NULL, false, fa
 static const cli_optspec LOAD_OPTS[] = {
     {"dir", true, false},   {"node", true, true},    {"count", true, false},
     {"seconds", true, false}, {"concurrency", true, false}, {"acked", true, false},
-    {NULL, false, false}};
+    {"cacert", true, false}, {NULL, false, false}};
 static const cli_optspec ONE_OPTS[] = {{"dir", true, false}, {"node", true, false},
                                        {"etcd", true, false}, {"kill", false, false},
                                        {NULL, false, false}};
@@ -1400,6 +1401,7 @@ typedef struct load_counts {
 /* Build one round: per node, up to per_node staff.enroll transactions in
  * client form into bodies/reqs (txids into txids). */
 static int load_round(load_node *ln, size_t nn, const char *net, size_t per_node,
+                      const char *cacert,
                       cli_mpost *reqs, char **bodies, uint8_t (*txids)[32], size_t *owner,
                       size_t *nreq, uint64_t serial, pc_error *err)
 {
@@ -1429,6 +1431,7 @@ static int load_round(load_node *ln, size_t nn, const char *net, size_t per_node
             reqs[j].url = ln[i].url;
             reqs[j].body = bodies[j];
             reqs[j].len = len;
+            reqs[j].cacert = cacert;
             owner[j] = i;
             (*nreq)++;
         }
@@ -1514,7 +1517,8 @@ static int cmd_load(int argc, char **argv)
             per_node = left < per_round ? left : per_round;
         }
         size_t nreq = 0;
-        rc = load_round(ln, nn, jstr(state, "network"), (size_t)per_node, reqs, bodies, txids,
+        rc = load_round(ln, nn, jstr(state, "network"), (size_t)per_node, cli_arg(&a, "cacert"),
+                        reqs, bodies, txids,
                         owner, &nreq, c.sent, &err);
         if (rc == PC_OK)
             rc = cli_multipost(reqs, nreq, nreq, 1, 15, &err);
@@ -1533,6 +1537,15 @@ static int cmd_load(int argc, char **argv)
             } else if (st == 0) {
                 c.no_answer++;
             } else {
+                if (c.rejected == 0 || (st == 503 && c.s503 == 0)) {
+                    /* The node's own words, once per kind, for people and tests. */
+                    json_error_t je;
+                    json_t *ans = reqs[k].answer ? json_loads(reqs[k].answer, 0, &je) : NULL;
+                    const json_t *eo = json_object_get(ans, "error");
+                    fprintf(stderr, "parcha devnet load: %s answered %ld %s: %s\n", n->id, st,
+                            jstr(eo, "code"), jstr(eo, "message"));
+                    json_decref(ans);
+                }
                 c.rejected++;
                 if (st == 503)
                     c.s503++;
@@ -1579,7 +1592,9 @@ static int cmd_load(int argc, char **argv)
         }
     }
     json_decref(state);
-    return rc == PC_OK ? CLI_EXIT_OK : cli_fail(NAME, &err);
+    if (rc != PC_OK)
+        return cli_fail(NAME, &err);
+    return c.acked > 0 ? CLI_EXIT_OK : CLI_EXIT_FAIL;
 }
 
 int cli_cmd_devnet(int argc, char **argv)

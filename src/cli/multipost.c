@@ -41,6 +41,8 @@ static int start(CURLM *m, slot *s, cli_mpost *reqs, size_t i, struct curl_slist
     curl_easy_setopt(s->h, CURLOPT_CONNECTTIMEOUT, 5L);
     curl_easy_setopt(s->h, CURLOPT_NOSIGNAL, 1L);
     curl_easy_setopt(s->h, CURLOPT_PRIVATE, (char *)s);
+    if (r->cacert != NULL)
+        curl_easy_setopt(s->h, CURLOPT_CAINFO, r->cacert);
     s->req = i;
     s->busy = true;
     if (r->tries++ == 0)

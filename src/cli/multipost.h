@@ -12,6 +12,7 @@ typedef struct cli_mpost {
     const char *url;   /* full URL (not copied; must outlive the call) */
     const char *body;  /* JSON text (not copied) */
     size_t len;
+    const char *cacert; /* CA file to trust for https (NULL: the system's) */
     long status;       /* HTTP status of the last try; 0: no answer */
     int curl_code;     /* CURLcode of the last try (0 = a complete answer) */
     char *answer;      /* the last answer's body, NUL-terminated (malloc'd; NULL

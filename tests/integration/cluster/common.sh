@@ -6,6 +6,7 @@
 
 DN=$TMP/devnet
 DN_UP=0
+PAUSED=()   # pids stopped with SIGSTOP: resumed on exit so that they can stop
 
 if ! command -v etcd >/dev/null 2>&1 && [ ! -x /usr/bin/etcd ]; then
   echo "etcd is not installed (scripts/setup.sh installs etcd-server): skipped"
@@ -14,7 +15,8 @@ fi
 export PATH=$PATH:/usr/bin
 
 cluster_cleanup() {
-  local rc=$?
+  local rc=$? p
+  for p in "${PAUSED[@]:-}"; do [ -n "$p" ] && kill -CONT "$p" 2>/dev/null; done
   if [ "$DN_UP" = 1 ]; then
     if [ "$rc" != 0 ] || [ "$FAILS" != 0 ]; then
       echo "--- logs of the failed cluster test (last lines) ---"
