@@ -144,3 +144,19 @@ running() {
   s=$(sed -n 's/.*) \(.\).*/\1/p' "/proc/$1/stat" 2>/dev/null)
   [ -n "$s" ] && [ "$s" != Z ] && [ "$s" != X ]
 }
+
+# free_port: a TCP port on 127.0.0.1 that nothing listens on now (random in
+# 20000..59999, checked by connecting; not used before by this test).
+USED_PORTS=" "
+free_port() {
+  local p i
+  for i in $(seq 1 200); do
+    p=$((20000 + RANDOM % 40000))
+    case $USED_PORTS in *" $p "*) continue;; esac
+    if ! (exec 3<>"/dev/tcp/127.0.0.1/$p") 2>/dev/null; then
+      USED_PORTS="$USED_PORTS$p "
+      echo "$p"; return 0
+    fi
+  done
+  return 1
+}
