@@ -27,6 +27,7 @@
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
+#include <dirent.h>
 #include <curl/curl.h>
 #include <sodium.h>
 #include "cli/cli.h"
@@ -65,10 +66,11 @@ static const char HELP[] =
     "        authentication (JWT tokens) with a root user and one user and role\n"
     "        per hospital that may write only under its own key prefix.\n"
     "        Writes DIR/devnet.json with every URL, pid, folder, key file and\n"
-    "        passphrase file. On a DIR that already holds a stopped devnet, up\n"
-    "        starts its processes again (data kept).\n"
+    "        passphrase file. DIR must be new or empty; on a DIR that already\n"
+    "        holds a stopped devnet, up starts its processes again (data kept).\n"
     "down    stops exactly the processes up started (parchad first, then etcd;\n"
-    "        SIGTERM, SIGKILL after 20 s). Data stays unless --purge.\n"
+    "        SIGTERM, SIGKILL after 20 s). Data stays unless --purge, which\n"
+    "        removes what up made and the folder.\n"
     "status  each member's and node's state, height and head; exit 1 if\n"
     "        anything is down.\n"
     "start   starts one stopped process again (same command line), waits until\n"
@@ -1112,6 +1114,20 @@ out:
     return rc;
 }
 
+/* True if dir holds nothing (besides . and ..). */
+static bool dir_empty(const char *dir)
+{
+    DIR *d = opendir(dir);
+    if (d == NULL)
+        return false;
+    bool empty = true;
+    struct dirent *e;
+    while (empty && (e = readdir(d)) != NULL)
+        empty = strcmp(e->d_name, ".") == 0 || strcmp(e->d_name, "..") == 0;
+    closedir(d);
+    return empty;
+}
+
 static int cmd_up(int argc, char **argv)
 {
     static const char NAME[] = "devnet up";
@@ -1169,11 +1185,8 @@ static int cmd_up(int argc, char **argv)
             say("%s already holds a devnet: only --dir is used, its settings stay", dir);
         rc = resume(dir, o.as_json, &err);
     } else {
-        snprintf(path, sizeof path, "%s/nodes", dir);
-        char epath[PATH_MAX + 32];
-        snprintf(epath, sizeof epath, "%s/etcd", dir);
-        if (cli_path_exists(path) || cli_path_exists(epath)) {
-            pc_error_set(&err, PC_EEXIST, "%s holds nodes/ or etcd/ but no devnet.json; use a new folder",
+        if (!dir_empty(dir)) {
+            pc_error_set(&err, PC_EEXIST, "%s is not empty and holds no devnet; use a new or empty folder",
                          dir);
             return cli_fail(NAME, &err);
         }
@@ -1218,11 +1231,21 @@ static int cmd_down(int argc, char **argv)
         return cli_fail(NAME, &err);
     printf("stopped %zu process%s of the devnet in %s\n", n, n == 1 ? "" : "es", dir);
     if (cli_flag(&a, "purge")) {
-        if (nftw(dir, remove_one, 32, FTW_DEPTH | FTW_PHYS) != 0) {
-            pc_error_set(&err, PC_EIO, "could not remove all of %s: %s", dir, strerror(errno));
-            return cli_fail(NAME, &err);
+        /* Only what up made (up insists on an empty folder), then the folder. */
+        static const char *const MADE[] = {"nodes", "etcd", "demo-keys", "devnet.json"};
+        char path[PATH_MAX + 32];
+        for (size_t i = 0; i < sizeof MADE / sizeof MADE[0]; i++) {
+            snprintf(path, sizeof path, "%s/%s", dir, MADE[i]);
+            if (cli_path_exists(path) && nftw(path, remove_one, 32, FTW_DEPTH | FTW_PHYS) != 0) {
+                pc_error_set(&err, PC_EIO, "could not remove all of %s: %s", path,
+                             strerror(errno));
+                return cli_fail(NAME, &err);
+            }
         }
-        printf("removed %s\n", dir);
+        if (rmdir(dir) == 0)
+            printf("removed %s\n", dir);
+        else
+            printf("removed the devnet from %s (other files there were left)\n", dir);
     } else {
         printf("data kept; start again with: parcha devnet up --dir %s\n", dir);
     }
