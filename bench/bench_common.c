@@ -38,6 +38,13 @@ double bw_now(void)
     return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
 }
 
+double bw_thread_cpu(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_THREAD_CPUTIME_ID, &ts);
+    return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
+
 static int cmp_double(const void *a, const void *b)
 {
     double x = *(const double *)a, y = *(const double *)b;
@@ -122,7 +129,13 @@ void bw_key(pc_keypair *kp, const char *role, uint64_t i)
 
 void bw_rec_id(char out[32], uint64_t no)
 {
-    snprintf(out, 32, "rec-%llu", (unsigned long long)no);
+    /* Like the CLI's ids (16 random bytes, base64url), so that the records
+     * index sees random keys as it does in production. */
+    char label[64];
+    uint8_t h[32];
+    snprintf(label, sizeof label, "parcha-bench/rec/%llu", (unsigned long long)no);
+    pc_sha256(h, label, strlen(label));
+    pc_b64_encode(out, 32, h, 16);
 }
 
 /* xorshift64*: the mix must not depend on libsodium's random state. */

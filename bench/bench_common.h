@@ -31,7 +31,7 @@ typedef enum bw_kind {
 
 /* A record the chain holds (for access.log and reads). */
 typedef struct bw_rec {
-    uint64_t no;    /* record id is "rec-<no>" */
+    uint64_t no;    /* record id is bw_rec_id(no) */
     uint32_t pat;   /* patient index */
     uint8_t hosp;   /* custodian hospital index */
 } bw_rec;
@@ -75,6 +75,8 @@ extern const char *const BW_HOSP_ID[BW_NHOSP];
 
 /* Monotonic seconds. */
 double bw_now(void);
+/* CPU seconds used by the calling thread (user + system). */
+double bw_thread_cpu(void);
 /* Sort v (n values) and return the q-quantile (0..1), nearest rank. */
 double bw_quantile(double *v, size_t n, double q);
 /* Print the machine line (cores, memory, CPU, date, kernel) to stdout. */
@@ -110,7 +112,8 @@ int bw_apply(bw_world *w, pc_tx *txs, size_t n);
 /* Seed-derived key of an actor ("hosp", "staff", "patient") number i. */
 void bw_key(pc_keypair *kp, const char *role, uint64_t i);
 
-/* Record id text of record number no into out[32]. */
+/* Record id of record number no into out[32]: 22 base64url characters of a
+ * hash of the number (random-looking, like the CLI's ids). */
 void bw_rec_id(char out[32], uint64_t no);
 
 #endif

@@ -3,6 +3,7 @@
 #ifndef PARCHA_LEDGER_INTERNAL_H
 #define PARCHA_LEDGER_INTERNAL_H
 
+#include <pthread.h>
 #include <sqlite3.h>
 #include "parcha/ledger.h"
 
@@ -18,11 +19,26 @@ typedef enum stmt_id {
     S_COUNT
 } stmt_id;
 
+/* The writer's WAL checkpointer (ledger.c): a thread with its own connection
+ * that copies committed WAL frames into ledger.db, so that apply never stops
+ * to do it. Only writable handles have one. */
+typedef struct pc_ckpt {
+    sqlite3 *db;           /* its own connection to the same file */
+    pthread_t thread;
+    pthread_mutex_t mu;
+    pthread_cond_t cv;
+    int running;           /* thread started (join on close) */
+    int wanted;            /* the WAL passed the trigger size */
+    int stop;
+    int log_frames;        /* WAL size reported by the last commit */
+} pc_ckpt;
+
 struct pc_ledger {
     sqlite3 *db;
     sqlite3_stmt *stmts[S_COUNT];
     int readonly;
     int verify_threads; /* threads for signature checks in apply */
+    pc_ckpt ckpt;
 };
 
 /* The prepared statement for id (NULL on a prepare failure, logged in err). */
