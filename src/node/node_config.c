@@ -9,7 +9,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
+#include <sodium.h>
 
 const char pc_node_usage[] =
     "usage: parchad --data DIR [--listen HOST:PORT] [--threads N] [--batch-ms N]\n"
@@ -83,6 +85,16 @@ int pc_node_config_args(pc_node_config *c, int argc, char **argv, pc_error *err)
     c->batch_max = 2000;
     c->max_connections = 1024;
     c->conn_timeout_s = 30;
+    c->peer_timeout_ms = 5000;
+    c->peer_read_timeout_ms = 12000;
+    c->retention_margin = 2000;
+    c->retention_interval_ms = 10000;
+    c->publish_interval_ms = 2000;
+    c->publish_every_blocks = 100;
+    c->ckpt_every_blocks = 100;
+    c->ckpt_interval_ms = 30000;
+    c->ckpt_keep = 256;
+    c->catchup_batch = 200;
     snprintf(c->web_dir, sizeof c->web_dir, "%s", PARCHA_WEB_DIR);
     for (int i = 1; i < argc; i++) {
         const char *a = argv[i];
@@ -173,6 +185,93 @@ static int opt_string(const json_t *o, const char *key, const char *where,
     return PC_OK;
 }
 
+/* An optional file path member, resolved against the data folder when
+ * relative, into out (left "" when absent). */
+static int opt_path(const pc_node_config *c, const json_t *o, const char *key,
+                    const char *where, char out[PC_NODE_PATH_MAX], pc_error *err)
+{
+    const char *s = NULL;
+    out[0] = '\0';
+    if (opt_string(o, key, where, &s, err) != PC_OK)
+        return PC_EINVAL;
+    if (s == NULL)
+        return PC_OK;
+    if (s[0] == '\0')
+        return pc_error_set(err, PC_EINVAL, "node.json: %s%s is an empty path", where, key);
+    int w = s[0] == '/' ? snprintf(out, PC_NODE_PATH_MAX, "%s", s)
+                        : snprintf(out, PC_NODE_PATH_MAX, "%s/%s", c->data_dir, s);
+    if (w < 0 || w >= PC_NODE_PATH_MAX)
+        return pc_error_set(err, PC_EINVAL, "node.json: %s%s: path too long", where, key);
+    if (access(out, R_OK) != 0)
+        return pc_error_set(err, PC_EINVAL, "node.json: %s%s: cannot read %s: %s", where, key,
+                            out, strerror(errno));
+    return PC_OK;
+}
+
+/* An optional integer member in [lo, hi] into *out (unchanged when absent). */
+static int opt_int(const json_t *o, const char *key, const char *where, long long lo,
+                   long long hi, long long *out, pc_error *err)
+{
+    const json_t *v = json_object_get(o, key);
+    if (v == NULL || json_is_null(v))
+        return PC_OK;
+    if (!json_is_integer(v) || json_integer_value(v) < lo || json_integer_value(v) > hi)
+        return pc_error_set(err, PC_EINVAL, "node.json: %s%s must be an integer %lld to %lld",
+                            where, key, lo, hi);
+    *out = (long long)json_integer_value(v);
+    return PC_OK;
+}
+
+/* An optional object member; PC_EINVAL if present and not an object. */
+static int opt_object(const json_t *o, const char *key, const json_t **out, pc_error *err)
+{
+    *out = json_object_get(o, key);
+    if (*out != NULL && json_is_null(*out))
+        *out = NULL;
+    if (*out != NULL && !json_is_object(*out))
+        return pc_error_set(err, PC_EINVAL, "node.json: \"%s\" must be an object", key);
+    return PC_OK;
+}
+
+/* Read the etcd password from a file (first line; mode must not let others
+ * read it). */
+static int read_password_file(pc_node_config *c, const char *path, pc_error *err)
+{
+    struct stat st;
+    if (stat(path, &st) != 0)
+        return pc_error_set(err, PC_EINVAL, "node.json: etcd.password_file: cannot read %s: %s",
+                            path, strerror(errno));
+    if ((st.st_mode & 077) != 0)
+        return pc_error_set(err, PC_EINVAL,
+                            "node.json: etcd.password_file %s is readable by others; chmod 600 it",
+                            path);
+    pc_buf b;
+    pc_buf_init(&b);
+    if (pc_file_read(path, 4096, &b, err) != PC_OK) {
+        pc_buf_free(&b);
+        return PC_EINVAL;
+    }
+    size_t n = 0;
+    while (n < b.len && b.data[n] != '\n' && b.data[n] != '\r')
+        n++;
+    if (n == 0) {
+        pc_buf_free(&b);
+        return pc_error_set(err, PC_EINVAL, "node.json: etcd.password_file %s is empty", path);
+    }
+    c->etcd_password_buf = malloc(n + 1);
+    if (c->etcd_password_buf == NULL) {
+        pc_buf_free(&b);
+        return pc_error_set(err, PC_ENOMEM, "out of memory");
+    }
+    memcpy(c->etcd_password_buf, b.data, n);
+    c->etcd_password_buf[n] = '\0';
+    pc_buf_free(&b); /* wipes */
+    c->etcd_password = c->etcd_password_buf;
+    return PC_OK;
+}
+
+static int load_cluster(pc_node_config *c, const json_t *j, pc_error *err);
+
 int pc_node_config_load(pc_node_config *c, pc_error *err)
 {
     char path[1100];
@@ -248,12 +347,33 @@ int pc_node_config_load(pc_node_config *c, pc_error *err)
             c->etcd_endpoints[c->netcd++] = json_string_value(e);
         }
         if (opt_string(etcd, "prefix", "etcd.", &c->etcd_prefix, err) != PC_OK ||
-            opt_string(etcd, "cacert", "etcd.", &c->etcd_cacert, err) != PC_OK ||
-            opt_string(etcd, "cert", "etcd.", &c->etcd_cert, err) != PC_OK ||
-            opt_string(etcd, "key", "etcd.", &c->etcd_key, err) != PC_OK ||
+            opt_path(c, etcd, "cacert", "etcd.", c->etcd_cacert_path, err) != PC_OK ||
+            opt_path(c, etcd, "cert", "etcd.", c->etcd_cert_path, err) != PC_OK ||
+            opt_path(c, etcd, "key", "etcd.", c->etcd_key_path, err) != PC_OK ||
             opt_string(etcd, "user", "etcd.", &c->etcd_user, err) != PC_OK ||
             opt_string(etcd, "password", "etcd.", &c->etcd_password, err) != PC_OK)
             return PC_EINVAL;
+        c->etcd_cacert = c->etcd_cacert_path[0] ? c->etcd_cacert_path : NULL;
+        c->etcd_cert = c->etcd_cert_path[0] ? c->etcd_cert_path : NULL;
+        c->etcd_key = c->etcd_key_path[0] ? c->etcd_key_path : NULL;
+        if ((c->etcd_cert == NULL) != (c->etcd_key == NULL))
+            return pc_error_set(err, PC_EINVAL, "node.json: etcd.cert and etcd.key go together (client certificate and its key)");
+        char pwfile[PC_NODE_PATH_MAX];
+        if (opt_path(c, etcd, "password_file", "etcd.", pwfile, err) != PC_OK)
+            return PC_EINVAL;
+        if (pwfile[0] != '\0') {
+            if (c->etcd_password != NULL)
+                return pc_error_set(err, PC_EINVAL, "node.json: give etcd.password or etcd.password_file, not both");
+            if (read_password_file(c, pwfile, err) != PC_OK)
+                return PC_EINVAL;
+        }
+        if (c->etcd_password != NULL && c->etcd_user == NULL)
+            return pc_error_set(err, PC_EINVAL, "node.json: an etcd password needs etcd.user");
+        if (c->etcd_prefix != NULL) {
+            size_t pl = strlen(c->etcd_prefix);
+            if (pl < 3 || c->etcd_prefix[0] != '/' || strcmp(c->etcd_prefix + pl - 2, "p/") != 0)
+                return pc_error_set(err, PC_EINVAL, "node.json: etcd.prefix must look like \"/parcha/<net>/p/\"");
+        }
         const json_t *st = json_object_get(etcd, "stall_timeout_ms");
         if (st != NULL && (!json_is_integer(st) || json_integer_value(st) < 0 ||
                            json_integer_value(st) > 600000))
@@ -275,6 +395,89 @@ int pc_node_config_load(pc_node_config *c, pc_error *err)
         }
         c->peers = json_incref((json_t *)peers);
     }
+    return load_cluster(c, j, err);
+}
+
+/* True for an http:// or https:// URL with something after the scheme. */
+static bool url_ok(const char *u)
+{
+    return (strncmp(u, "http://", 7) == 0 && u[7] != '\0') ||
+           (strncmp(u, "https://", 8) == 0 && u[8] != '\0');
+}
+
+/* The settings of a node in a consortium across machines: HTTPS, peers,
+ * retention, checkpoints, catch-up (docs/cluster.md). */
+static int load_cluster(pc_node_config *c, const json_t *j, pc_error *err)
+{
+    const char *k;
+    json_t *v;
+    if (c->peers != NULL) {
+        json_object_foreach(c->peers, k, v) {
+            if (!hospital_id_ok(k))
+                return pc_error_set(err, PC_EINVAL, "node.json: peers: '%.40s' is not a hospital id", k);
+            if (!url_ok(json_string_value(v)) || strlen(json_string_value(v)) > 200)
+                return pc_error_set(err, PC_EINVAL, "node.json: peers.%s must be an http:// or https:// base URL", k);
+        }
+    }
+    const json_t *tls = NULL, *ptls = NULL, *ret = NULL, *ck = NULL, *cu = NULL;
+    if (opt_object(j, "tls", &tls, err) != PC_OK || opt_object(j, "peer_tls", &ptls, err) != PC_OK ||
+        opt_object(j, "retention", &ret, err) != PC_OK ||
+        opt_object(j, "checkpoints", &ck, err) != PC_OK || opt_object(j, "catchup", &cu, err) != PC_OK)
+        return PC_EINVAL;
+    if (tls != NULL) {
+        if (opt_path(c, tls, "cert", "tls.", c->tls_cert, err) != PC_OK ||
+            opt_path(c, tls, "key", "tls.", c->tls_key, err) != PC_OK)
+            return PC_EINVAL;
+        if (c->tls_cert[0] == '\0' || c->tls_key[0] == '\0')
+            return pc_error_set(err, PC_EINVAL, "node.json: tls needs both \"cert\" and \"key\" (PEM files)");
+    }
+    if (ptls != NULL) {
+        if (opt_path(c, ptls, "cacert", "peer_tls.", c->peer_cacert, err) != PC_OK ||
+            opt_path(c, ptls, "cert", "peer_tls.", c->peer_cert, err) != PC_OK ||
+            opt_path(c, ptls, "key", "peer_tls.", c->peer_key, err) != PC_OK)
+            return PC_EINVAL;
+        if ((c->peer_cert[0] == '\0') != (c->peer_key[0] == '\0'))
+            return pc_error_set(err, PC_EINVAL, "node.json: peer_tls.cert and peer_tls.key go together");
+    }
+    long long x;
+    x = c->peer_timeout_ms;
+    if (opt_int(j, "peer_timeout_ms", "", 100, 600000, &x, err) != PC_OK)
+        return PC_EINVAL;
+    c->peer_timeout_ms = (int)x;
+    x = c->peer_read_timeout_ms;
+    if (opt_int(j, "peer_read_timeout_ms", "", 100, 600000, &x, err) != PC_OK)
+        return PC_EINVAL;
+    c->peer_read_timeout_ms = (int)x;
+    if (ret != NULL) {
+        long long m = (long long)c->retention_margin, iv = c->retention_interval_ms,
+                  pi = c->publish_interval_ms, pb = (long long)c->publish_every_blocks;
+        if (opt_int(ret, "margin", "retention.", 0, 1000000000000LL, &m, err) != PC_OK ||
+            opt_int(ret, "interval_ms", "retention.", 0, 86400000, &iv, err) != PC_OK ||
+            opt_int(ret, "publish_interval_ms", "retention.", 100, 3600000, &pi, err) != PC_OK ||
+            opt_int(ret, "publish_every_blocks", "retention.", 1, 1000000000, &pb, err) != PC_OK)
+            return PC_EINVAL;
+        c->retention_margin = (uint64_t)m;
+        c->retention_interval_ms = (int)iv;
+        c->publish_interval_ms = (int)pi;
+        c->publish_every_blocks = (uint64_t)pb;
+    }
+    if (ck != NULL) {
+        long long eb = (long long)c->ckpt_every_blocks, iv = c->ckpt_interval_ms,
+                  keep = (long long)c->ckpt_keep;
+        if (opt_int(ck, "every_blocks", "checkpoints.", 0, 1000000000, &eb, err) != PC_OK ||
+            opt_int(ck, "interval_ms", "checkpoints.", 0, 86400000, &iv, err) != PC_OK ||
+            opt_int(ck, "keep", "checkpoints.", 1, 100000, &keep, err) != PC_OK)
+            return PC_EINVAL;
+        c->ckpt_every_blocks = (uint64_t)eb;
+        c->ckpt_interval_ms = (int)iv;
+        c->ckpt_keep = (size_t)keep;
+    }
+    if (cu != NULL) {
+        long long b = (long long)c->catchup_batch;
+        if (opt_int(cu, "batch", "catchup.", 1, 10000, &b, err) != PC_OK)
+            return PC_EINVAL;
+        c->catchup_batch = (size_t)b;
+    }
     return PC_OK;
 }
 
@@ -288,6 +491,12 @@ bool pc_node_config_hosts(const pc_node_config *c, const char *id)
 
 void pc_node_config_free(pc_node_config *c)
 {
+    if (c->etcd_password_buf != NULL) {
+        sodium_memzero(c->etcd_password_buf, strlen(c->etcd_password_buf));
+        free(c->etcd_password_buf);
+        c->etcd_password_buf = NULL;
+        c->etcd_password = NULL;
+    }
     json_decref(c->peers);
     json_decref(c->json);
     c->peers = NULL;

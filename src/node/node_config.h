@@ -10,6 +10,7 @@
 
 #define PC_NODE_MAX_HOSTED 64
 #define PC_NODE_MAX_ETCD 16
+#define PC_NODE_PATH_MAX 1100
 
 typedef struct pc_node_config {
     /* From the command line. */
@@ -35,8 +36,33 @@ typedef struct pc_node_config {
     const char *etcd_prefix; /* NULL = "/parcha/<net>/p/" */
     const char *etcd_cacert, *etcd_cert, *etcd_key, *etcd_user, *etcd_password;
     int etcd_stall_ms;
+    char *etcd_password_buf; /* read from etcd.password_file (wiped at free) */
     json_t *peers;        /* {"<hospital id>": "<base URL>"} (owned, may be NULL) */
     json_t *json;         /* the parsed node.json; owns the borrowed strings */
+
+    /* Files, resolved against data_dir when relative ("" = not set). */
+    char etcd_cacert_path[PC_NODE_PATH_MAX], etcd_cert_path[PC_NODE_PATH_MAX],
+        etcd_key_path[PC_NODE_PATH_MAX];
+    char tls_cert[PC_NODE_PATH_MAX], tls_key[PC_NODE_PATH_MAX]; /* HTTPS for parchad */
+    char peer_cacert[PC_NODE_PATH_MAX]; /* CA for calling peers over HTTPS */
+    char peer_cert[PC_NODE_PATH_MAX], peer_key[PC_NODE_PATH_MAX]; /* optional client cert */
+    int peer_timeout_ms;         /* a whole peer request (default 5000) */
+    int peer_read_timeout_ms;    /* a forwarded content read (default 12000: the
+                                    custodian's 10 s commit wait and a margin) */
+
+    /* Retention of etcd's window (etcd orderer only). */
+    uint64_t retention_margin;   /* revisions kept below the lowest applied */
+    int retention_interval_ms;   /* how often to compact (0 = never) */
+    int publish_interval_ms;     /* publish the applied position at most this often */
+    uint64_t publish_every_blocks; /* ... or after this many blocks */
+
+    /* Signed checkpoints. */
+    uint64_t ckpt_every_blocks;  /* at every height divisible by this (0 = off) */
+    int ckpt_interval_ms;        /* and this often when the head moved (0 = off) */
+    size_t ckpt_keep;            /* how many to keep */
+
+    /* Catch-up from peers. */
+    size_t catchup_batch;        /* blocks per request */
 } pc_node_config;
 
 /* Results of pc_node_config_args besides PC_OK / errors. */

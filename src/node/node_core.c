@@ -17,7 +17,15 @@
  * across restarts), so seqs must never repeat for this hospital. They are
  * reserved in chunks in DIR/proposer.seq (written atomically and fsynced
  * before the first seq of a chunk is used); a restart continues after the
- * last reserved chunk, so at most one chunk of numbers is skipped. */
+ * last reserved chunk, so at most one chunk of numbers is skipped.
+ *
+ * A consortium across machines (docs/cluster.md) adds: a gate around the
+ * orderer pointer so catch-up can close it and open a new one while the
+ * proposer and the retention thread use it; a health flag that turns writes
+ * into a quick 503 while the orderer is known to be unreachable or the node
+ * is catching up; and three helpers with threads of their own, started here:
+ * catch-up from peers (node_catchup.c), retention of etcd's window
+ * (node_retention.c) and signed checkpoints (node_checkpoint.c). */
 #include "node/node_core.h"
 
 #include <errno.h>
@@ -32,7 +40,11 @@
 #include <sodium.h>
 
 #include "parcha/keyfile.h"
+#include "node/node_catchup.h"
+#include "node/node_checkpoint.h"
 #include "node/node_log.h"
+#include "node/node_peer.h"
+#include "node/node_retention.h"
 
 #define MAX_INFLIGHT 2
 #define SEQ_CHUNK 1000
@@ -55,8 +67,29 @@ struct pc_node {
     pc_node_config *cfg;
     pc_metrics metrics;
     pc_mempool *mp;
+
+    /* The orderer behind a gate: users (proposer, retention) hold it between
+     * pc_node_orderer_acquire and _release; catch-up swaps it only when no
+     * one does. The delivery callback never takes the gate. */
+    pthread_mutex_t gmu;
+    pthread_cond_t gcv;
     pc_orderer *orderer;
     bool orderer_started;
+    unsigned gate_users;
+    bool gate_closing;
+    atomic_bool catching_up;
+
+    /* Orderer health: down_since_ms != 0 while submits are known to fail. */
+    pthread_mutex_t dmu;
+    int64_t down_since_ms;
+    char down_msg[200];
+    uint64_t seen_switches;      /* etcd member switches at the last tick */
+    int64_t stable_since_ms;     /* watch established without switches since */
+
+    pc_peers *peers;
+    pc_ckpts *ckpts;
+    pc_catchup *catchup;
+    pc_retention *retention;
     pc_ledger *writer;
     pc_policy policy;
     pc_httpsig_replay replay;
@@ -86,7 +119,6 @@ struct pc_node {
     pthread_cond_t ocv;              /* "inflight went down" */
     own_prop *ohead, *otail;
     size_t ninflight;
-    int64_t last_applied_publish_ms;
 
     atomic_bool failed;
     bool stopped;
@@ -101,6 +133,11 @@ pc_mempool *pc_node_mempool(pc_node *n) { return n->mp; }
 pc_httpsig_replay *pc_node_replay(pc_node *n) { return &n->replay; }
 const pc_policy *pc_node_policy(pc_node *n) { return &n->policy; }
 bool pc_node_failed(pc_node *n) { return atomic_load(&n->failed); }
+pc_peers *pc_node_peers(pc_node *n) { return n->peers; }
+pc_ckpts *pc_node_ckpts(pc_node *n) { return n->ckpts; }
+pc_catchup *pc_node_catchup(pc_node *n) { return n->catchup; }
+pc_retention *pc_node_retention(pc_node *n) { return n->retention; }
+bool pc_node_catching_up(pc_node *n) { return atomic_load(&n->catching_up); }
 
 void pc_node_head(pc_node *n, pc_head *out)
 {
@@ -114,6 +151,166 @@ static void node_fail(pc_node *n)
 {
     if (!atomic_exchange(&n->failed, true))
         pthread_kill(n->main_thread, SIGUSR1);
+}
+
+void pc_node_fail(pc_node *n)
+{
+    node_fail(n);
+}
+
+/* ---- the orderer gate ---- */
+
+pc_orderer *pc_node_orderer_acquire(pc_node *n)
+{
+    pthread_mutex_lock(&n->gmu);
+    while (n->gate_closing)
+        pthread_cond_wait(&n->gcv, &n->gmu);
+    pc_orderer *o = n->orderer_started ? n->orderer : NULL;
+    if (o != NULL)
+        n->gate_users++;
+    pthread_mutex_unlock(&n->gmu);
+    return o;
+}
+
+void pc_node_orderer_release(pc_node *n, pc_orderer *o)
+{
+    if (o == NULL)
+        return;
+    pthread_mutex_lock(&n->gmu);
+    n->gate_users--;
+    pthread_cond_broadcast(&n->gcv);
+    pthread_mutex_unlock(&n->gmu);
+}
+
+/* Take the orderer out of the gate (waiting until nobody uses it) and close
+ * it. Must not be called from the orderer's own delivery thread. */
+static void orderer_shut(pc_node *n)
+{
+    pthread_mutex_lock(&n->gmu);
+    n->gate_closing = true;
+    while (n->gate_users > 0)
+        pthread_cond_wait(&n->gcv, &n->gmu);
+    pc_orderer *o = n->orderer;
+    n->orderer = NULL;
+    n->orderer_started = false;
+    pthread_mutex_unlock(&n->gmu);
+    if (o != NULL)
+        o->ops->close(o); /* joins the delivery thread: outside the gate lock */
+    pthread_mutex_lock(&n->gmu);
+    n->gate_closing = false;
+    pthread_cond_broadcast(&n->gcv);
+    pthread_mutex_unlock(&n->gmu);
+}
+
+/* ---- health ---- */
+
+static void orderer_down(pc_node *n, int rc, const char *why)
+{
+    pthread_mutex_lock(&n->dmu);
+    if (n->down_since_ms == 0)
+        n->down_since_ms = pc_mono_ms();
+    snprintf(n->down_msg, sizeof n->down_msg, "%s", why != NULL && why[0] ? why : pc_strerror(rc));
+    n->stable_since_ms = 0;
+    pthread_mutex_unlock(&n->dmu);
+}
+
+static void orderer_up(pc_node *n)
+{
+    pthread_mutex_lock(&n->dmu);
+    if (n->down_since_ms != 0)
+        pc_node_log("info", "the ordering service answers again; writes are accepted");
+    n->down_since_ms = 0;
+    n->down_msg[0] = '\0';
+    pthread_mutex_unlock(&n->dmu);
+}
+
+int pc_node_writable(pc_node *n, pc_error *err)
+{
+    if (atomic_load(&n->catching_up)) {
+        pc_head h;
+        pc_node_head(n, &h);
+        uint64_t target = pc_catchup_target(n->catchup);
+        if (target > h.height)
+            return pc_error_set(err, PC_EUNAVAIL,
+                                "this node is catching up with the network from another hospital's node "
+                                "(block %llu of %llu); it takes writes again when done: retry shortly or "
+                                "use another hospital's node",
+                                (unsigned long long)h.height, (unsigned long long)target);
+        return pc_error_set(err, PC_EUNAVAIL,
+                            "this node is catching up with the network from another hospital's node; "
+                            "it takes writes again when done: retry shortly or use another hospital's node");
+    }
+    pthread_mutex_lock(&n->dmu);
+    int64_t since = n->down_since_ms;
+    char msg[200];
+    snprintf(msg, sizeof msg, "%s", n->down_msg);
+    pthread_mutex_unlock(&n->dmu);
+    if (since != 0)
+        return pc_error_set(err, PC_EUNAVAIL,
+                            "this node cannot reach the ordering service (%s) for %lld s: %s; "
+                            "the transaction was not accepted: retry later or use another hospital's node",
+                            n->cfg->orderer, (long long)((pc_mono_ms() - since) / 1000), msg);
+    return PC_OK;
+}
+
+void pc_node_health_tick(pc_node *n)
+{
+    pc_orderer *o = pc_node_orderer_acquire(n);
+    pc_etcd_stats st;
+    bool have = o != NULL && pc_etcd_get_stats(o, &st) == PC_OK;
+    pc_node_orderer_release(n, o);
+    if (!have)
+        return;
+    int64_t now = pc_mono_ms();
+    bool clear = false;
+    pthread_mutex_lock(&n->dmu);
+    if (!st.watching || st.member_switches != n->seen_switches || st.delivery_code != PC_OK)
+        n->stable_since_ms = 0;
+    else if (n->stable_since_ms == 0)
+        n->stable_since_ms = now;
+    n->seen_switches = st.member_switches;
+    /* A watch that stays on one member for longer than the stall timeout
+     * (plus a probe) has a member in quorum behind it. */
+    int stall = n->cfg->etcd_stall_ms > 0 ? n->cfg->etcd_stall_ms : 3000;
+    clear = n->down_since_ms != 0 && n->stable_since_ms != 0 &&
+            now - n->stable_since_ms > stall + 2000 && now - n->down_since_ms > stall + 2000;
+    pthread_mutex_unlock(&n->dmu);
+    if (clear)
+        orderer_up(n);
+}
+
+void pc_node_ordering(pc_node *n, pc_node_ordering_info *out)
+{
+    memset(out, 0, sizeof *out);
+    snprintf(out->orderer, sizeof out->orderer, "%s", n->cfg->orderer);
+    out->catching_up = atomic_load(&n->catching_up);
+    pthread_mutex_lock(&n->dmu);
+    out->down_s = n->down_since_ms ? (pc_mono_ms() - n->down_since_ms) / 1000 : -1;
+    snprintf(out->last_error, sizeof out->last_error, "%s", n->down_msg);
+    pthread_mutex_unlock(&n->dmu);
+    pc_orderer *o = pc_node_orderer_acquire(n);
+    out->running = o != NULL;
+    pc_etcd_stats st;
+    if (o != NULL && pc_etcd_get_stats(o, &st) == PC_OK) {
+        out->is_etcd = true;
+        out->watching = st.watching != 0;
+        if (st.watch_member < n->cfg->netcd)
+            snprintf(out->member, sizeof out->member, "%s", n->cfg->etcd_endpoints[st.watch_member]);
+        out->last_delivered = st.last_delivered;
+        out->compact_revision = st.compact_revision;
+        out->member_switches = st.member_switches;
+        out->stalls = st.stalls;
+        out->delivery_code = st.delivery_code;
+        if (out->last_error[0] == '\0')
+            snprintf(out->last_error, sizeof out->last_error, "%s", st.last_error);
+    }
+    pc_node_orderer_release(n, o);
+    pc_head h;
+    pc_node_head(n, &h);
+    if (!out->is_etcd)
+        out->last_delivered = h.pos;
+    out->connected = out->running && out->down_s < 0 && !out->catching_up &&
+                     (!out->is_etcd || (out->watching && out->delivery_code == PC_OK));
 }
 
 pc_ledger *pc_node_reader(pc_node *n)
@@ -200,6 +397,10 @@ int pc_node_admit(pc_node *n, pc_tx *tx, pc_mp_waiter *w, pc_admit_reason *reaso
 {
     if (pc_node_check_tx(n, tx, reason, err) != PC_OK)
         return PC_EINVAL;
+    if (pc_node_writable(n, err) != PC_OK) {
+        *reason = PC_AR_UNAVAILABLE;
+        return PC_EUNAVAIL;
+    }
     int rc = pc_mempool_reserve(n->mp, tx->txid, err);
     if (rc != PC_OK) {
         *reason = rc == PC_EEXIST ? PC_AR_DUPLICATE : PC_AR_UNAVAILABLE;
@@ -380,17 +581,43 @@ static void propose(pc_node *n, pc_tx *txs, size_t ntx)
     n->ninflight++;
     pthread_mutex_unlock(&n->omu);
 
-    rc = n->orderer->ops->submit(n->orderer, seq, op->wire.data, op->wire.len);
+    /* While the orderer is known to be down or the node is catching up,
+     * fail at once instead of making every batch wait for the orderer's own
+     * deadline. */
+    pc_error werr;
+    pc_error_clear(&werr);
+    pc_orderer *o = NULL;
+    rc = pc_node_writable(n, &werr);
+    if (rc == PC_OK) {
+        o = pc_node_orderer_acquire(n);
+        if (o == NULL)
+            rc = pc_error_set(&werr, PC_EUNAVAIL, "the node's orderer is being restarted; the transaction was not committed");
+    }
+    char why[256] = "";
+    if (rc == PC_OK) {
+        rc = o->ops->submit(o, seq, op->wire.data, op->wire.len);
+        pc_etcd_stats st;
+        if (rc != PC_OK && pc_etcd_get_stats(o, &st) == PC_OK)
+            snprintf(why, sizeof why, "%s", st.last_error);
+        pc_node_orderer_release(n, o);
+        if (rc != PC_OK) {
+            pc_node_log("error", "orderer %s refused proposal %" PRIu64 " (%zu transactions): %s%s%s",
+                        n->cfg->orderer, seq, ntx, pc_strerror(rc), why[0] ? ": " : "", why);
+            if (rc == PC_EUNAVAIL)
+                orderer_down(n, rc, why);
+            pc_error_set(&werr, rc,
+                         "the ordering service (%s) did not accept the proposal (%s%s%s); the transaction was not committed",
+                         n->cfg->orderer, pc_strerror(rc), why[0] ? ": " : "", why);
+        }
+    }
     if (rc != PC_OK) {
-        pc_node_log("error", "orderer %s refused proposal %" PRIu64 " (%zu transactions): %s",
-                    n->orderer->name, seq, ntx, pc_strerror(rc));
         own_remove(n, op);
-        pc_mempool_failed(n->mp, op->p.txs, op->p.ntx, PC_EUNAVAIL,
-                          "the ordering service is unavailable; the transaction was not committed");
+        pc_mempool_failed(n->mp, op->p.txs, op->p.ntx, PC_EUNAVAIL, werr.msg);
         own_free(op);
         atomic_fetch_add(&n->metrics.proposals_failed, 1);
         return;
     }
+    orderer_up(n);
     atomic_fetch_add(&n->metrics.proposals_submitted, 1);
 }
 
@@ -419,25 +646,17 @@ static void *proposer_main(void *arg)
 
 /* ---- delivery ---- */
 
-/* Publish the applied position for etcd retention, at most once a second. */
-static void publish_applied(pc_node *n, uint64_t pos)
+/* Apply the ordered proposal `data` at pos: our own next proposal is taken
+ * from the FIFO (already parsed and verified), anything else is decoded.
+ * strict == false (the orderer's delivery): a proposal every node refuses
+ * the same way is skipped with a warning. strict == true (catch-up, where
+ * the peer applied it): a refusal is an error returned to the caller.
+ * Returns PC_OK (block applied, *out filled if not NULL; or skipped when not
+ * strict), or the error; a failure to apply our own proposal or a database
+ * failure stops the node. */
+static int apply_wire(pc_node *n, uint64_t pos, const uint8_t *data, size_t len, bool strict,
+                      pc_node_block *out, pc_error *err)
 {
-    if (n->orderer->ops->applied == NULL)
-        return;
-    int64_t now = pc_mono_ms();
-    if (now - n->last_applied_publish_ms < 1000)
-        return;
-    n->last_applied_publish_ms = now;
-    if (n->orderer->ops->applied(n->orderer, pos) != PC_OK)
-        pc_node_log("warn", "could not publish applied position %" PRIu64 " to the orderer", pos);
-}
-
-static int deliver(void *ctx, uint64_t pos, const uint8_t *data, size_t len)
-{
-    pc_node *n = ctx;
-    pc_error err;
-    pc_error_clear(&err);
-
     own_prop *op = NULL;
     pthread_mutex_lock(&n->omu);
     if (n->ohead != NULL && n->ohead->wire.len == len &&
@@ -455,10 +674,12 @@ static int deliver(void *ctx, uint64_t pos, const uint8_t *data, size_t len)
     if (op != NULL) {
         p = &op->p;
     } else {
-        int rc = pc_proposal_decode(data, len, &decoded, &err);
+        int rc = pc_proposal_decode(data, len, &decoded, err);
         if (rc != PC_OK) {
+            if (strict)
+                return rc;
             /* Every node refuses the same bytes the same way: skip it. */
-            pc_node_log("warn", "skipping undecodable proposal at position %" PRIu64 ": %s", pos, err.msg);
+            pc_node_log("warn", "skipping undecodable proposal at position %" PRIu64 ": %s", pos, err->msg);
             return PC_OK;
         }
         p = &decoded;
@@ -467,7 +688,7 @@ static int deliver(void *ctx, uint64_t pos, const uint8_t *data, size_t len)
     pc_block_result res;
     struct timespec a, b;
     clock_gettime(CLOCK_MONOTONIC, &a);
-    int rc = pc_ledger_apply(n->writer, p, pos, &res, &err);
+    int rc = pc_ledger_apply(n->writer, p, pos, &res, err);
     clock_gettime(CLOCK_MONOTONIC, &b);
     int result = PC_OK;
     if (rc == PC_OK) {
@@ -484,17 +705,26 @@ static int deliver(void *ctx, uint64_t pos, const uint8_t *data, size_t len)
         n->head.pos = pos;
         n->head.ntx += res.ntx;
         pthread_mutex_unlock(&n->hmu);
+        uint64_t height = res.height;
+        if (out != NULL) {
+            out->height = res.height;
+            memcpy(out->hash, res.hash, 32);
+            out->ntx = res.ntx;
+        }
         pc_mempool_committed(n->mp, &res);
         pc_block_result_free(&res);
-        publish_applied(n, pos);
+        pc_ckpts_on_block(n->ckpts, height);
     } else if (op == NULL && (rc == PC_EINVAL || rc == PC_ECRYPTO)) {
         /* Another node's proposal that the rules refuse as a whole (bad
          * proposer signature, inactive proposer): deterministic, skip. */
-        pc_node_log("warn", "skipping proposal %" PRIu64 " from %s at position %" PRIu64 ": %s",
-                    p->seq, p->proposer, pos, err.msg);
+        if (strict)
+            result = rc;
+        else
+            pc_node_log("warn", "skipping proposal %" PRIu64 " from %s at position %" PRIu64 ": %s",
+                        p->seq, p->proposer, pos, err->msg);
     } else {
         pc_node_log("error", "cannot apply %s proposal %" PRIu64 " at position %" PRIu64 ": %s; stopping the node",
-                    op != NULL ? "own" : "peer", p->seq, pos, err.msg);
+                    op != NULL ? "own" : "peer", p->seq, pos, err->msg);
         pc_mempool_failed(n->mp, p->txs, p->ntx, PC_EUNAVAIL,
                           "the node could not apply the block holding this transaction");
         node_fail(n);
@@ -513,12 +743,35 @@ static int deliver(void *ctx, uint64_t pos, const uint8_t *data, size_t len)
     return result;
 }
 
+int pc_node_apply_fetched(pc_node *n, uint64_t pos, const uint8_t *wire, size_t len,
+                          pc_node_block *out, pc_error *err)
+{
+    if (atomic_load(&n->failed))
+        return pc_error_set(err, PC_ESTATE, "the node has stopped after an error");
+    int rc = apply_wire(n, pos, wire, len, true, out, err);
+    if (rc == PC_OK)
+        atomic_fetch_add(&n->metrics.catchup_blocks, 1);
+    return rc;
+}
+
+static int deliver(void *ctx, uint64_t pos, const uint8_t *data, size_t len)
+{
+    pc_node *n = ctx;
+    pc_error err;
+    pc_error_clear(&err);
+    return apply_wire(n, pos, data, len, false, NULL, &err);
+}
+
 static void on_compacted(void *ctx, uint64_t rev)
 {
     pc_node *n = ctx;
-    pc_node_log("error", "etcd compacted past revision %" PRIu64 " before this node applied it; "
-                         "catch-up from a peer is needed; stopping the node", rev);
-    node_fail(n);
+    pc_head h;
+    pc_node_head(n, &h);
+    pc_node_log("warn", "etcd compacted its history up to revision %" PRIu64 ", past this node's position %" PRIu64
+                        " (height %" PRIu64 "): catching up from a peer's node",
+                rev, h.pos, h.height);
+    atomic_store(&n->catching_up, true);
+    pc_catchup_trigger(n->catchup, rev);
 }
 
 /* ---- open / stop / close ---- */
@@ -578,6 +831,51 @@ static int open_orderer(pc_node *n, pc_error *err)
     return rc;
 }
 
+/* Open the configured orderer and start delivery after the head's
+ * position, under the gate. */
+static int orderer_begin(pc_node *n, pc_error *err)
+{
+    pthread_mutex_lock(&n->gmu);
+    int rc = n->orderer == NULL ? open_orderer(n, err) : PC_OK;
+    if (rc == PC_OK && !n->orderer_started) {
+        pc_head h;
+        pc_node_head(n, &h);
+        rc = n->orderer->ops->start(n->orderer, h.pos, deliver, n);
+        if (rc != PC_OK)
+            rc = pc_error_set(err, rc, "cannot start the %s orderer: %s", n->orderer->name, pc_strerror(rc));
+        else
+            n->orderer_started = true;
+    }
+    pthread_mutex_unlock(&n->gmu);
+    return rc;
+}
+
+void pc_node_orderer_suspend(pc_node *n)
+{
+    atomic_store(&n->catching_up, true);
+    orderer_shut(n);
+}
+
+int pc_node_orderer_resume(pc_node *n, pc_error *err)
+{
+    int rc = orderer_begin(n, err);
+    if (rc != PC_OK) {
+        pc_orderer *o = NULL;
+        pthread_mutex_lock(&n->gmu);
+        if (!n->orderer_started) {
+            o = n->orderer;
+            n->orderer = NULL;
+        }
+        pthread_mutex_unlock(&n->gmu);
+        if (o != NULL)
+            o->ops->close(o);
+        return rc;
+    }
+    atomic_store(&n->catching_up, false);
+    orderer_up(n);
+    return PC_OK;
+}
+
 int pc_node_open(pc_node_config *cfg, pc_node **out, pc_error *err)
 {
     *out = NULL;
@@ -595,7 +893,11 @@ int pc_node_open(pc_node_config *cfg, pc_node **out, pc_error *err)
     pthread_mutex_init(&n->hmu, NULL);
     pthread_mutex_init(&n->omu, NULL);
     pthread_cond_init(&n->ocv, NULL);
+    pthread_mutex_init(&n->gmu, NULL);
+    pthread_cond_init(&n->gcv, NULL);
+    pthread_mutex_init(&n->dmu, NULL);
     atomic_init(&n->failed, false);
+    atomic_init(&n->catching_up, false);
 
     char path[1200];
     int rc = load_keys(n, err);
@@ -669,15 +971,23 @@ int pc_node_open(pc_node_config *cfg, pc_node **out, pc_error *err)
     if (rc != PC_OK)
         goto fail;
 
-    rc = open_orderer(n, err);
+    rc = pc_peers_open(cfg, &n->peers, err);
     if (rc != PC_OK)
         goto fail;
-    rc = n->orderer->ops->start(n->orderer, n->head.pos, deliver, n);
-    if (rc != PC_OK) {
-        rc = pc_error_set(err, rc, "cannot start the %s orderer: %s", n->orderer->name, pc_strerror(rc));
+    rc = pc_ckpts_open(n, &n->ckpts, err);
+    if (rc != PC_OK)
         goto fail;
+    rc = pc_catchup_open(n, &n->catchup, err);
+    if (rc != PC_OK)
+        goto fail;
+    rc = orderer_begin(n, err);
+    if (rc != PC_OK)
+        goto fail;
+    if (strcmp(cfg->orderer, "etcd") == 0) {
+        rc = pc_retention_open(n, &n->retention, err);
+        if (rc != PC_OK)
+            goto fail;
     }
-    n->orderer_started = true;
 
     if (pthread_create(&n->proposer, NULL, proposer_main, n) != 0) {
         rc = pc_error_set(err, PC_ENOMEM, "cannot start the proposer thread");
@@ -687,7 +997,7 @@ int pc_node_open(pc_node_config *cfg, pc_node **out, pc_error *err)
     pc_node_log("info", "node %s of network %s at height %" PRIu64 " (position %" PRIu64
                         ", %" PRIu64 " transactions), orderer %s, %d verifier threads",
                 cfg->hospital, cfg->network, n->head.height, n->head.pos, n->head.ntx,
-                n->orderer->name, cfg->threads);
+                cfg->orderer, cfg->threads);
     *out = n;
     return PC_OK;
 fail:
@@ -701,6 +1011,10 @@ void pc_node_stop(pc_node *n)
     if (n == NULL || n->stopped)
         return;
     n->stopped = true;
+    /* Helpers first: they use the orderer and the ledger. */
+    pc_retention_stop(n->retention);
+    pc_catchup_stop(n->catchup);
+    pc_ckpts_stop(n->ckpts);
     if (n->mp != NULL)
         pc_mempool_stop(n->mp);
     if (n->proposer_started) {
@@ -724,10 +1038,8 @@ void pc_node_stop(pc_node *n)
         pthread_mutex_unlock(&n->omu);
         if (left > 0)
             pc_node_log("warn", "%zu own proposals were not delivered before shutdown", left);
-        n->orderer->ops->close(n->orderer);
-        n->orderer = NULL;
-        n->orderer_started = false;
     }
+    orderer_shut(n);
     /* Anything the orderer never delivered: fail its waiters. */
     pthread_mutex_lock(&n->omu);
     own_prop *op = n->ohead;
@@ -751,6 +1063,10 @@ void pc_node_close(pc_node *n)
     if (n == NULL)
         return;
     pc_node_stop(n);
+    pc_retention_close(n->retention);
+    pc_catchup_close(n->catchup);
+    pc_ckpts_close(n->ckpts);
+    pc_peers_close(n->peers);
     pc_mempool_close(n->mp);
     for (size_t i = 0; i < n->nreaders; i++)
         pc_ledger_close(n->readers[i]);
@@ -763,6 +1079,9 @@ void pc_node_close(pc_node *n)
             pc_key_wipe(&n->keys[i].kp);
         sodium_free(n->keys);
     }
+    pthread_mutex_destroy(&n->dmu);
+    pthread_cond_destroy(&n->gcv);
+    pthread_mutex_destroy(&n->gmu);
     pthread_cond_destroy(&n->ocv);
     pthread_mutex_destroy(&n->omu);
     pthread_mutex_destroy(&n->hmu);

@@ -21,8 +21,16 @@
 
 #define PC_NODE_VERSION "0.1.0"
 #define PC_NODE_COMMIT_TIMEOUT_MS 10000 /* POST waits this long, then 504 */
+/* ... but a transaction already handed to the etcd orderer is given this much
+ * longer, so that an orderer that gives up (its own 10 s deadline) turns into
+ * a 503 with the orderer's reason rather than a 504. */
+#define PC_NODE_SUBMIT_GRACE_MS 5000
 
 typedef struct pc_node pc_node;
+typedef struct pc_peers pc_peers;
+typedef struct pc_ckpts pc_ckpts;
+typedef struct pc_catchup pc_catchup;
+typedef struct pc_retention pc_retention;
 
 /* Open everything and start the pipeline (verifiers, proposer, orderer
  * delivery). cfg must outlive the node. On failure everything opened is
@@ -82,5 +90,67 @@ int pc_node_check_tx(pc_node *n, const pc_tx *tx, pc_admit_reason *reason,
  * (duplicate), PC_EUNAVAIL (busy or stopping) or PC_EIO. */
 int pc_node_admit(pc_node *n, pc_tx *tx, pc_mp_waiter *w, pc_admit_reason *reason,
                   pc_error *err) PC_MUST_USE;
+
+/* ---- a consortium across machines (docs/cluster.md) ---- */
+
+pc_peers *pc_node_peers(pc_node *n);
+pc_ckpts *pc_node_ckpts(pc_node *n);
+pc_catchup *pc_node_catchup(pc_node *n);
+pc_retention *pc_node_retention(pc_node *n); /* NULL with the solo orderer */
+
+/* Does the node take writes now? PC_OK, or PC_EUNAVAIL with a sentence for
+ * the client: catching up from a peer, or the orderer is known to be
+ * unreachable (its last submit failed and its watch has not settled since). */
+int pc_node_writable(pc_node *n, pc_error *err) PC_MUST_USE;
+bool pc_node_catching_up(pc_node *n);
+
+/* What /v1/status says about ordering. */
+typedef struct pc_node_ordering_info {
+    char orderer[16];        /* "solo" or "etcd" */
+    bool running;            /* an orderer is open and delivering */
+    bool connected;          /* running, not catching up, no known outage */
+    bool catching_up;
+    bool is_etcd;
+    bool watching;           /* etcd: a watch stream is established */
+    char member[256];        /* etcd: the member the watch uses */
+    uint64_t last_delivered; /* last position handed to the node */
+    uint64_t compact_revision; /* etcd: set once a compaction overtook the watch */
+    uint64_t member_switches, stalls;
+    int delivery_code;
+    int64_t down_s;          /* seconds since submits started failing, -1 if not */
+    char last_error[256];
+} pc_node_ordering_info;
+void pc_node_ordering(pc_node *n, pc_node_ordering_info *out);
+
+/* Borrow the orderer (NULL while catch-up has it closed) and give it back.
+ * Never call from the orderer's delivery thread. */
+pc_orderer *pc_node_orderer_acquire(pc_node *n);
+void pc_node_orderer_release(pc_node *n, pc_orderer *o);
+
+/* Catch-up's side: close the orderer and refuse writes (catching up) ... */
+void pc_node_orderer_suspend(pc_node *n);
+/* ... apply blocks fetched from a peer, in order ... */
+typedef struct pc_node_block {
+    uint64_t height;
+    uint8_t hash[32];
+    size_t ntx;
+} pc_node_block;
+/* Apply the proposal `wire` at orderer position pos as the next block,
+ * exactly as a delivery would (own proposals matched, waiters woken), but a
+ * proposal the rules refuse is an error here rather than skipped. */
+int pc_node_apply_fetched(pc_node *n, uint64_t pos, const uint8_t *wire, size_t len,
+                          pc_node_block *out, pc_error *err) PC_MUST_USE;
+/* ... then open a new orderer that delivers after the head's position and
+ * take writes again. */
+int pc_node_orderer_resume(pc_node *n, pc_error *err) PC_MUST_USE;
+
+/* Called about once a second by the retention thread: clears the "orderer
+ * unreachable" state once the etcd watch has stayed on one member longer than
+ * the stall timeout. */
+void pc_node_health_tick(pc_node *n);
+
+/* Stop the node after an error it cannot go on from (as a block that would
+ * not apply does). */
+void pc_node_fail(pc_node *n);
 
 #endif

@@ -35,7 +35,12 @@
 #include "parcha/healthid.h"
 #include "parcha/httpsig.h"
 #include "parcha/jcs.h"
+#include "parcha/checkpoint.h"
+#include "node/node_catchup.h"
+#include "node/node_checkpoint.h"
 #include "node/node_log.h"
+#include "node/node_peer.h"
+#include "node/node_retention.h"
 #include "node/node_route.h"
 #include "node/node_static.h"
 #include "node/session.h"
@@ -43,6 +48,7 @@
 struct pc_http {
     pc_node *n;
     struct MHD_Daemon *d;
+    pc_buf tls_cert, tls_key; /* PEM text for HTTPS (the key wiped at stop) */
     MHD_socket quiesced; /* listen socket handed back by quiesce; closed at stop */
     atomic_uint_fast64_t conns;
 };
@@ -354,6 +360,11 @@ static bool submit_wait(pc_http *h, struct MHD_Connection *c, pc_tx *tx, bool wa
     }
     int64_t deadline = pc_mono_ms() + PC_NODE_COMMIT_TIMEOUT_MS;
     int state = pc_mempool_wait(mp, w, wait ? PC_MP_COMMITTED : PC_MP_QUEUED, deadline);
+    if (wait && state == PC_MP_PROPOSED) {
+        /* In the orderer's hands: let it finish or give up with its reason
+         * (a 503 that says why) rather than answer a bare 504. */
+        state = pc_mempool_wait(mp, w, PC_MP_COMMITTED, deadline + PC_NODE_SUBMIT_GRACE_MS);
+    }
     if (state < PC_MP_COMMITTED && (wait || state < PC_MP_QUEUED)) {
         pc_mempool_detach(mp, w);
         state = w->state; /* stable now */
@@ -368,7 +379,7 @@ static bool submit_wait(pc_http *h, struct MHD_Connection *c, pc_tx *tx, bool wa
     if (wait && state < PC_MP_COMMITTED) {
         *ret = send_json(h, c, MHD_HTTP_GATEWAY_TIMEOUT,
                          error_obj("timeout",
-                                   "the transaction was not committed within 10 s; it may still commit: "
+                                   "the transaction was not committed in time (10 s); it may still commit: "
                                    "check GET /v1/tx/{txid}",
                                    json_pack("{s:s}", "txid", txid)));
         return false;
@@ -595,14 +606,27 @@ static enum MHD_Result h_records_post(const ctx *x)
     }
     ckp = pc_node_hosted_key(n, custodian);
     if (ckp == NULL) {
+        char url[PC_PEER_URL_MAX] = "", name[128] = "";
+        pc_ledger *l = pc_node_reader(n);
+        if (pc_peers_url(pc_node_peers(n), l, custodian, url, &err) != PC_OK)
+            url[0] = '\0';
+        pc_peers_hospital_name(l, custodian, name, sizeof name);
+        pc_node_reader_release(n, l);
         ret = send_error(h, x->c, MHD_HTTP_SERVICE_UNAVAILABLE, "unavailable",
-                         "this node does not keep the records of hospital %s; send the record to %s's node",
-                         custodian, custodian);
+                         "this node does not keep the records of hospital %s%s%s%s; a record is stored by its "
+                         "custodian's own node: send it to %s%s",
+                         custodian, name[0] ? " (" : "", name, name[0] ? ")" : "",
+                         url[0] ? url : custodian, url[0] ? "" : "'s node");
         goto out;
     }
     if (pc_node_check_tx(n, &tx, &reason, &err) != PC_OK) {
         pc_metrics_admission_reject(pc_node_metrics(n), reason);
         ret = send_error(h, x->c, MHD_HTTP_BAD_REQUEST, pc_admit_reason_name(reason), "%s", err.msg);
+        goto out;
+    }
+    if (pc_node_writable(n, &err) != PC_OK) {
+        pc_metrics_admission_reject(pc_node_metrics(n), PC_AR_UNAVAILABLE);
+        ret = send_error(h, x->c, MHD_HTTP_SERVICE_UNAVAILABLE, "unavailable", "%s", err.msg);
         goto out;
     }
     if (pc_tx_verify(&tx) != PC_OK) {
@@ -695,6 +719,78 @@ out:
     return ret;
 }
 
+/* The custodian of ri is another hospital: send the reader's signed request
+ * to its node unchanged (RFC 9421 covers method, path and query, so the
+ * signature verifies there) and relay the answer. A custodian that cannot be
+ * reached gets a 503 naming it. A request that was already forwarded once is
+ * not forwarded again (two nodes each thinking the other keeps the record). */
+static enum MHD_Result forward_content(const ctx *x, const pc_record_info *ri, const char *sig_input,
+                                       const char *signature)
+{
+    pc_http *h = x->h;
+    pc_node *n = h->n;
+    const pc_node_config *cfg = pc_node_cfg(n);
+    char url[PC_PEER_URL_MAX] = "", name[128] = "", who[200];
+    pc_error err;
+    pc_error_clear(&err);
+    pc_ledger *l = pc_node_reader(n);
+    int urc = pc_peers_url(pc_node_peers(n), l, ri->custodian, url, &err);
+    pc_peers_hospital_name(l, ri->custodian, name, sizeof name);
+    pc_node_reader_release(n, l);
+    snprintf(who, sizeof who, "%s%s%s", ri->custodian, name[0] ? ", " : "", name);
+    json_t *extra = json_pack("{s:s}", "custodian", ri->custodian);
+    if (MHD_lookup_connection_value(x->c, MHD_HEADER_KIND, "X-Parcha-Forwarded") != NULL) {
+        pc_node_log("warn", "a read of record %s was forwarded here, but this node does not keep hospital %s's records "
+                            "(check \"peers\" in node.json on the forwarding node)", ri->id, ri->custodian);
+        return send_json(h, x->c, MHD_HTTP_SERVICE_UNAVAILABLE,
+                         error_obj("unavailable",
+                                   "the request reached a node that does not keep this record's hospital; the "
+                                   "network's peer addresses need fixing",
+                                   extra));
+    }
+    char msg[400];
+    snprintf(msg, sizeof msg,
+             "the hospital that keeps this record (%s) cannot be reached; other records still show", who);
+    if (urc != PC_OK) {
+        pc_node_log("warn", "content read of record %s: %s", ri->id, err.msg);
+        return send_json(h, x->c, MHD_HTTP_SERVICE_UNAVAILABLE, error_obj("unavailable", msg, extra));
+    }
+    char h1[PC_HTTPSIG_HEADER_MAX + 40], h2[PC_HTTPSIG_HEADER_MAX + 40], h3[64];
+    int w1 = snprintf(h1, sizeof h1, "Signature-Input: %s", sig_input);
+    int w2 = snprintf(h2, sizeof h2, "Signature: %s", signature);
+    snprintf(h3, sizeof h3, "X-Parcha-Forwarded: %s", cfg->hospital);
+    if (w1 < 0 || (size_t)w1 >= sizeof h1 || w2 < 0 || (size_t)w2 >= sizeof h2) {
+        json_decref(extra);
+        return send_error(h, x->c, MHD_HTTP_UNAUTHORIZED, "bad_signature", "the signature headers are too long");
+    }
+    const char *hdrs[3] = {h1, h2, h3};
+    pc_peer_reply r;
+    pc_peer_reply_init(&r);
+    atomic_fetch_add(&pc_node_metrics(n)->forwarded_reads, 1);
+    int rc = pc_peers_get(pc_node_peers(n), ri->custodian, url, x->r->uri, hdrs, 3, cfg->peer_read_timeout_ms,
+                          (size_t)16 * 1024 * 1024, &r, &err);
+    bool json = rc == PC_OK && strncmp(r.ctype, "application/json", 16) == 0 && r.status >= 200 && r.status < 600;
+    if (!json) {
+        if (rc == PC_OK)
+            pc_node_log("warn", "content read of record %s: %s's node answered HTTP %ld (%s)", ri->id, ri->custodian,
+                        r.status, r.ctype[0] ? r.ctype : "no content type");
+        else
+            pc_node_log("warn", "content read of record %s: %s", ri->id, err.msg);
+        pc_peer_reply_free(&r);
+        return send_json(h, x->c, MHD_HTTP_SERVICE_UNAVAILABLE, error_obj("unavailable", msg, extra));
+    }
+    json_decref(extra);
+    size_t len = 0;
+    char *body = (char *)pc_buf_steal(&r.body, &len);
+    if (body == NULL)
+        body = strdup("");
+    unsigned status = (unsigned)r.status;
+    pc_peer_reply_free(&r);
+    if (body == NULL)
+        return MHD_NO;
+    return send_body(h, x->c, status, "application/json", body, len, "X-Parcha-Custodian", ri->custodian);
+}
+
 /* GET /v1/records/{id}/content: signed request, access rule, re-sealed key,
  * access.log committed before the answer. */
 static enum MHD_Result h_record_content(const ctx *x)
@@ -713,14 +809,30 @@ static enum MHD_Result h_record_content(const ctx *x)
                           "reading record content needs a signed request (Signature-Input and Signature headers, RFC 9421)");
     int rc = pc_httpsig_verify(x->method, x->path, x->query, sig_input, signature, now_s,
                                PC_HTTPSIG_WINDOW_S, reader, nonce, &err);
-    if (rc == PC_OK)
-        rc = pc_httpsig_replay_check(pc_node_replay(n), reader, nonce, now_s, &err);
+    if (rc != PC_OK)
+        return send_error(h, x->c, MHD_HTTP_UNAUTHORIZED, "bad_signature", "%s", err.msg);
+
+    /* Another hospital keeps it: pass the signed request on unchanged; the
+     * custodian checks the nonce, the access rule and writes the log. */
+    pc_record_info ri;
+    pc_ledger *l = pc_node_reader(n);
+    rc = pc_ledger_record_info(l, x->m->params[0], &ri, &err);
+    pc_node_reader_release(n, l);
+    if (rc != PC_OK)
+        return send_pc_error(h, x->c, rc, &err);
+    if (pc_node_hosted_key(n, ri.custodian) == NULL)
+        return forward_content(x, &ri, sig_input, signature);
+
+    rc = pc_httpsig_replay_check(pc_node_replay(n), reader, nonce, now_s, &err);
     if (rc == PC_EUNAVAIL)
         return send_error(h, x->c, MHD_HTTP_SERVICE_UNAVAILABLE, "unavailable", "%s", err.msg);
     if (rc != PC_OK)
         return send_error(h, x->c, MHD_HTTP_UNAUTHORIZED, "bad_signature", "%s", err.msg);
+    if (pc_node_writable(n, &err) != PC_OK)
+        return send_error(h, x->c, MHD_HTTP_SERVICE_UNAVAILABLE, "unavailable",
+                          "the read cannot be recorded on the chain right now, so the content is withheld: %s",
+                          err.msg);
 
-    pc_record_info ri;
     pc_access_decision dec;
     json_t *meta = NULL;
     pc_head head;
@@ -728,7 +840,7 @@ static enum MHD_Result h_record_content(const ctx *x)
     int64_t now_ms = pc_now_ms();
     if (head.time > now_ms)
         now_ms = head.time;
-    pc_ledger *l = pc_node_reader(n);
+    l = pc_node_reader(n);
     rc = pc_ledger_record_info(l, x->m->params[0], &ri, &err);
     if (rc == PC_OK && pc_node_hosted_key(n, ri.custodian) != NULL) {
         rc = pc_ledger_access_check(l, reader, &ri, now_ms, &dec, &err);
@@ -1011,7 +1123,130 @@ static enum MHD_Result h_status(const ctx *x)
                           "mempool", (json_int_t)pc_mempool_size(pc_node_mempool(n)),
                           "txs", (json_int_t)head.ntx, "position", (json_int_t)head.pos,
                           "version", PC_NODE_VERSION);
+    pc_node_ordering_info oi;
+    pc_node_ordering(n, &oi);
+    pc_catchup_info ci;
+    pc_catchup_get(pc_node_catchup(n), &ci);
+    pc_retention_info ri;
+    pc_retention_get(pc_node_retention(n), &ri);
+    json_t *ord = json_pack("{s:s,s:b,s:b,s:b,s:s?,s:I,s:I,s:I,s:I,s:s}", "orderer", oi.orderer,
+                            "connected", oi.connected, "catching_up", oi.catching_up, "watching",
+                            oi.watching, "member", oi.member[0] ? oi.member : NULL, "last_delivered",
+                            (json_int_t)oi.last_delivered, "compact_revision", (json_int_t)oi.compact_revision,
+                            "member_switches", (json_int_t)oi.member_switches, "down_s", (json_int_t)oi.down_s,
+                            "last_error", oi.last_error);
+    json_t *cu = json_pack("{s:b,s:I,s:s,s:I,s:I,s:s}", "active", ci.active, "target", (json_int_t)ci.target,
+                           "source", ci.source, "rounds", (json_int_t)ci.rounds, "blocks",
+                           (json_int_t)ci.blocks, "last_error", ci.last_error);
+    json_t *re = json_pack("{s:I,s:I,s:I,s:s}", "published", (json_int_t)ri.published, "compacted_to",
+                           (json_int_t)ri.compacted_to, "margin",
+                           (json_int_t)cfg->retention_margin, "last_error", ri.last_error);
+    if (ord != NULL) {
+        json_object_set_new(ord, "catchup", cu);
+        json_object_set_new(ord, "retention", re);
+    } else {
+        json_decref(cu);
+        json_decref(re);
+    }
+    if (o != NULL) {
+        json_object_set_new(o, "ordering", ord);
+        json_object_set_new(o, "catching_up", json_boolean(oi.catching_up));
+        json_object_set_new(o, "checkpoint", json_integer((json_int_t)pc_ckpts_latest_height(pc_node_ckpts(n))));
+        json_object_set_new(o, "tls", json_boolean(cfg->tls_cert[0] != '\0'));
+    } else {
+        json_decref(ord);
+    }
     return send_json(x->h, x->c, MHD_HTTP_OK, o);
+}
+
+/* GET /v1/blocks/proposals?from=H&limit=N: stored blocks with their proposal
+ * wire bytes, for a peer that catches up. Stops early once ~8 MiB of
+ * proposals are in the answer (at least one block is always sent). */
+static enum MHD_Result h_block_proposals(const ctx *x)
+{
+    pc_head head;
+    pc_node_head(x->h->n, &head);
+    uint64_t from, limit;
+    if (!query_u64(x->c, "from", 0, UINT64_MAX / 2, 1, &from))
+        return send_error(x->h, x->c, MHD_HTTP_BAD_REQUEST, "bad_field", "from must be a block height");
+    if (!query_u64(x->c, "limit", 1, 1000, 100, &limit))
+        return send_error(x->h, x->c, MHD_HTTP_BAD_REQUEST, "bad_field", "limit must be 1 to 1000");
+    json_t *arr = json_array();
+    pc_error err;
+    pc_error_clear(&err);
+    size_t bytes = 0;
+    int rc = PC_OK;
+    pc_ledger *l = pc_node_reader(x->h->n);
+    for (uint64_t hgt = from; rc == PC_OK && arr != NULL && hgt <= head.height && hgt < from + limit; hgt++) {
+        if (bytes > (size_t)8 * 1024 * 1024)
+            break;
+        json_t *b = NULL;
+        pc_buf wire;
+        pc_buf_init(&wire);
+        uint64_t pos = 0;
+        rc = pc_ledger_block_json(l, hgt, &b, &err);
+        if (rc == PC_OK)
+            rc = pc_ledger_block_proposal(l, hgt, &wire, &pos, &err);
+        char *p64 = rc == PC_OK ? pc_b64_dup(wire.data, wire.len) : NULL;
+        if (rc == PC_OK && p64 == NULL)
+            rc = pc_error_set(&err, PC_ENOMEM, "out of memory");
+        if (rc == PC_OK) {
+            json_object_del(b, "txs");
+            json_object_set_new(b, "pos", json_integer((json_int_t)pos));
+            json_object_set_new(b, "proposal", json_string(p64));
+            json_array_append(arr, b);
+            bytes += strlen(p64);
+        }
+        free(p64);
+        json_decref(b);
+        pc_buf_free(&wire);
+    }
+    pc_node_reader_release(x->h->n, l);
+    if (rc != PC_OK && rc != PC_ENOTFOUND) {
+        json_decref(arr);
+        return send_pc_error(x->h, x->c, rc, &err);
+    }
+    return send_json(x->h, x->c, MHD_HTTP_OK,
+                     json_pack("{s:I,s:s,s:o}", "height", (json_int_t)head.height, "network",
+                               pc_node_cfg(x->h->n)->network, "blocks", arr));
+}
+
+/* GET /v1/checkpoints?limit=N (newest first), GET /v1/checkpoints/{height},
+ * POST /v1/checkpoints (take one now). */
+static enum MHD_Result h_checkpoints(const ctx *x)
+{
+    pc_node *n = x->h->n;
+    const pc_node_config *cfg = pc_node_cfg(n);
+    pc_ckpts *ck = pc_node_ckpts(n);
+    const pc_keypair *kp = pc_node_hosted_key(n, cfg->hospital);
+    char key[64] = "";
+    if (kp != NULL)
+        pc_b64_encode(key, sizeof key, kp->pk, 32);
+    pc_error err;
+    pc_error_clear(&err);
+    pc_checkpoint cp;
+    if (x->m->id == PC_ROUTE_CHECKPOINT_GET) {
+        uint64_t hgt;
+        enum MHD_Result ret;
+        if (!height_param(x, &hgt, &ret))
+            return ret;
+        if (pc_ckpts_get(ck, hgt, &cp) != PC_OK)
+            return send_error(x->h, x->c, MHD_HTTP_NOT_FOUND, "not_found",
+                              "this node keeps no checkpoint at height %llu", (unsigned long long)hgt);
+        return send_json(x->h, x->c, MHD_HTTP_OK, pc_checkpoint_to_json(&cp));
+    }
+    if (x->m->id == PC_ROUTE_CHECKPOINT_TAKE) {
+        int rc = pc_ckpts_take(ck, &cp, &err);
+        if (rc != PC_OK)
+            return send_pc_error(x->h, x->c, rc == PC_EUNAVAIL ? rc : PC_EIO, &err);
+        return send_json(x->h, x->c, MHD_HTTP_OK, pc_checkpoint_to_json(&cp));
+    }
+    uint64_t limit;
+    if (!query_u64(x->c, "limit", 1, 100000, 20, &limit))
+        return send_error(x->h, x->c, MHD_HTTP_BAD_REQUEST, "bad_field", "limit must be 1 to 100000");
+    return send_json(x->h, x->c, MHD_HTTP_OK,
+                     json_pack("{s:s,s:s,s:s,s:o}", "network", cfg->network, "hospital", cfg->hospital, "key",
+                               key, "checkpoints", pc_ckpts_list(ck, (size_t)limit)));
 }
 
 static int64_t started_ms;
@@ -1028,9 +1263,26 @@ static enum MHD_Result h_metrics(const ctx *x)
         .connections = (uint64_t)atomic_load(&x->h->conns),
         .uptime_s = (pc_mono_ms() - started_ms) / 1000,
     };
+    pc_node_ordering_info oi;
+    pc_node_ordering(n, &oi);
+    pc_retention_info ri;
+    pc_retention_get(pc_node_retention(n), &ri);
+    pc_metrics_cluster cl = {
+        .orderer_connected = oi.connected ? 1 : 0,
+        .catching_up = oi.catching_up ? 1 : 0,
+        .last_delivered = oi.last_delivered,
+        .etcd_member_switches = oi.member_switches,
+        .etcd_stalls = oi.stalls,
+        .applied_published = ri.published,
+        .compacted_revision = ri.compacted_to,
+        .checkpoint_height = pc_ckpts_latest_height(pc_node_ckpts(n)),
+        .orderer_down_s = oi.down_s,
+    };
     pc_buf out;
     pc_buf_init(&out);
-    if (pc_metrics_render(pc_node_metrics(n), &g, &out) != PC_OK) {
+    if (pc_metrics_render(pc_node_metrics(n), &g, &out) != PC_OK ||
+        pc_metrics_render_cluster(pc_node_metrics(n), &cl, &out) != PC_OK ||
+        pc_peers_render_metrics(pc_node_peers(n), &out) != PC_OK) {
         pc_buf_free(&out);
         return send_error(x->h, x->c, MHD_HTTP_SERVICE_UNAVAILABLE, "unavailable", "out of memory");
     }
@@ -1103,6 +1355,10 @@ static enum MHD_Result dispatch(pc_http *h, struct MHD_Connection *c, req *r, co
     case PC_ROUTE_STAFF: return h_hospitals(&x, true);
     case PC_ROUTE_STATUS: return h_status(&x);
     case PC_ROUTE_METRICS: return h_metrics(&x);
+    case PC_ROUTE_BLOCK_PROPOSALS: return h_block_proposals(&x);
+    case PC_ROUTE_CHECKPOINTS:
+    case PC_ROUTE_CHECKPOINT_TAKE:
+    case PC_ROUTE_CHECKPOINT_GET: return h_checkpoints(&x);
     default: break;
     }
     return send_error(h, c, MHD_HTTP_NOT_FOUND, "not_found", "no such route");
@@ -1224,11 +1480,35 @@ int pc_http_start(pc_node *n, pc_http **out, uint16_t *port, pc_error *err)
     }
     h->n = n;
     h->quiesced = MHD_INVALID_SOCKET;
+    pc_buf_init(&h->tls_cert);
+    pc_buf_init(&h->tls_key);
     started_ms = pc_mono_ms();
     unsigned flags = MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_THREAD_PER_CONNECTION |
                      MHD_USE_ITC | MHD_USE_ERROR_LOG;
     if (ai->ai_family == AF_INET6)
         flags |= MHD_USE_IPv6;
+    /* HTTPS: the PEM files read into memory (MHD wants them there). */
+    struct MHD_OptionItem tls_opts[3] = {{MHD_OPTION_END, 0, NULL}, {MHD_OPTION_END, 0, NULL},
+                                         {MHD_OPTION_END, 0, NULL}};
+    if (cfg->tls_cert[0] != '\0') {
+        int trc = MHD_is_feature_supported(MHD_FEATURE_TLS) == MHD_YES
+                      ? PC_OK
+                      : pc_error_set(err, PC_EINVAL, "this libmicrohttpd was built without TLS; remove \"tls\" from node.json");
+        if (trc == PC_OK)
+            trc = pc_file_read(cfg->tls_cert, 1024 * 1024, &h->tls_cert, err);
+        if (trc == PC_OK)
+            trc = pc_file_read(cfg->tls_key, 1024 * 1024, &h->tls_key, err);
+        if (trc != PC_OK) {
+            freeaddrinfo(ai);
+            pc_buf_free(&h->tls_cert);
+            pc_buf_free(&h->tls_key);
+            free(h);
+            return trc;
+        }
+        flags |= MHD_USE_TLS;
+        tls_opts[0] = (struct MHD_OptionItem){MHD_OPTION_HTTPS_MEM_KEY, 0, h->tls_key.data};
+        tls_opts[1] = (struct MHD_OptionItem){MHD_OPTION_HTTPS_MEM_CERT, 0, h->tls_cert.data};
+    }
     h->d = MHD_start_daemon(
         flags, 0, NULL, NULL, on_request, h,
         MHD_OPTION_EXTERNAL_LOGGER, on_mhd_log, h,
@@ -1240,12 +1520,17 @@ int pc_http_start(pc_node *n, pc_http **out, uint16_t *port, pc_error *err)
         MHD_OPTION_URI_LOG_CALLBACK, on_uri, h,
         MHD_OPTION_NOTIFY_COMPLETED, on_completed, h,
         MHD_OPTION_NOTIFY_CONNECTION, on_connection, h,
+        MHD_OPTION_ARRAY, tls_opts,
         MHD_OPTION_END);
     freeaddrinfo(ai);
     if (h->d == NULL) {
+        bool tls = cfg->tls_cert[0] != '\0';
+        pc_buf_free(&h->tls_cert);
+        pc_buf_free(&h->tls_key);
         free(h);
-        return pc_error_set(err, PC_EIO, "cannot listen on %s:%d (in use, or not an address of this machine?)",
-                            cfg->listen_host, cfg->listen_port);
+        return pc_error_set(err, PC_EIO, "cannot listen on %s:%d (in use, or not an address of this machine?%s)",
+                            cfg->listen_host, cfg->listen_port,
+                            tls ? " or the TLS certificate and key in node.json do not form a pair" : "");
     }
     const union MHD_DaemonInfo *info = MHD_get_daemon_info(h->d, MHD_DAEMON_INFO_BIND_PORT);
     *port = info != NULL ? info->port : (uint16_t)cfg->listen_port;
@@ -1267,5 +1552,7 @@ void pc_http_stop(pc_http *h)
         MHD_stop_daemon(h->d);
     if (h->quiesced != MHD_INVALID_SOCKET)
         close(h->quiesced);
+    pc_buf_free(&h->tls_cert);
+    pc_buf_free(&h->tls_key);
     free(h);
 }

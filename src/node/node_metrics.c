@@ -149,3 +149,46 @@ int pc_metrics_render(pc_metrics *m, const pc_metrics_gauges *g, pc_buf *out)
                          &m->verify_batch);
     return rc;
 }
+
+int pc_metrics_render_cluster(pc_metrics *m, const pc_metrics_cluster *c, pc_buf *out)
+{
+    return pc_buf_printf(out,
+        "# HELP parcha_orderer_connected 1 while the orderer delivers and takes proposals.\n"
+        "# TYPE parcha_orderer_connected gauge\nparcha_orderer_connected %d\n"
+        "# HELP parcha_catching_up 1 while the node fetches blocks from a peer (writes refused).\n"
+        "# TYPE parcha_catching_up gauge\nparcha_catching_up %d\n"
+        "# HELP parcha_orderer_down_seconds Seconds since submits to the orderer started failing (-1: they do not).\n"
+        "# TYPE parcha_orderer_down_seconds gauge\nparcha_orderer_down_seconds %lld\n"
+        "# HELP parcha_orderer_position Last orderer position delivered to the node.\n"
+        "# TYPE parcha_orderer_position gauge\nparcha_orderer_position %llu\n"
+        "# HELP parcha_etcd_member_switches_total Times the etcd watch or requests moved to another member.\n"
+        "# TYPE parcha_etcd_member_switches_total counter\nparcha_etcd_member_switches_total %llu\n"
+        "# HELP parcha_etcd_stalls_total Times the etcd watch stayed silent past the stall timeout.\n"
+        "# TYPE parcha_etcd_stalls_total counter\nparcha_etcd_stalls_total %llu\n"
+        "# HELP parcha_applied_published Position this node last published to etcd for retention.\n"
+        "# TYPE parcha_applied_published gauge\nparcha_applied_published %llu\n"
+        "# HELP parcha_etcd_compacted_revision Revision this node last compacted etcd to (0: never).\n"
+        "# TYPE parcha_etcd_compacted_revision gauge\nparcha_etcd_compacted_revision %llu\n"
+        "# HELP parcha_etcd_compactions_total Compactions of etcd this node asked for.\n"
+        "# TYPE parcha_etcd_compactions_total counter\nparcha_etcd_compactions_total %llu\n"
+        "# HELP parcha_catchup_blocks_total Blocks fetched from peers, re-verified and applied.\n"
+        "# TYPE parcha_catchup_blocks_total counter\nparcha_catchup_blocks_total %llu\n"
+        "# HELP parcha_catchup_rounds_total Catch-ups from peers started.\n"
+        "# TYPE parcha_catchup_rounds_total counter\nparcha_catchup_rounds_total %llu\n"
+        "# HELP parcha_catchup_failures_total Catch-up attempts that could not finish (retried).\n"
+        "# TYPE parcha_catchup_failures_total counter\nparcha_catchup_failures_total %llu\n"
+        "# HELP parcha_forwarded_reads_total Record content reads sent on to the custodian's node.\n"
+        "# TYPE parcha_forwarded_reads_total counter\nparcha_forwarded_reads_total %llu\n"
+        "# HELP parcha_checkpoint_height Height of this node's newest signed checkpoint.\n"
+        "# TYPE parcha_checkpoint_height gauge\nparcha_checkpoint_height %llu\n"
+        "# HELP parcha_checkpoints_total Signed checkpoints taken since start.\n"
+        "# TYPE parcha_checkpoints_total counter\nparcha_checkpoints_total %llu\n",
+        c->orderer_connected, c->catching_up, (long long)c->orderer_down_s,
+        (unsigned long long)c->last_delivered, (unsigned long long)c->etcd_member_switches,
+        (unsigned long long)c->etcd_stalls, (unsigned long long)c->applied_published,
+        (unsigned long long)c->compacted_revision,
+        (unsigned long long)ld(&m->retention_compactions),
+        (unsigned long long)ld(&m->catchup_blocks), (unsigned long long)ld(&m->catchup_rounds),
+        (unsigned long long)ld(&m->catchup_failures), (unsigned long long)ld(&m->forwarded_reads),
+        (unsigned long long)c->checkpoint_height, (unsigned long long)ld(&m->checkpoints_taken));
+}

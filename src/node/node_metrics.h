@@ -43,6 +43,12 @@ typedef struct pc_metrics {
     atomic_uint_fast64_t blocks_applied;
     atomic_uint_fast64_t proposals_submitted;
     atomic_uint_fast64_t proposals_failed;
+    atomic_uint_fast64_t catchup_blocks;     /* blocks applied from peers */
+    atomic_uint_fast64_t catchup_rounds;     /* catch-ups started */
+    atomic_uint_fast64_t catchup_failures;   /* rounds that could not finish */
+    atomic_uint_fast64_t forwarded_reads;    /* content reads sent to the custodian */
+    atomic_uint_fast64_t checkpoints_taken;
+    atomic_uint_fast64_t retention_compactions; /* compactions this node asked for */
     pc_hist commit_latency; /* POST received -> commit known */
     pc_hist block_apply;    /* pc_ledger_apply duration */
     pc_hist verify_batch;   /* one signature-verification batch */
@@ -56,6 +62,23 @@ typedef struct pc_metrics_gauges {
     uint64_t connections;     /* open HTTP connections */
     int64_t uptime_s;
 } pc_metrics_gauges;
+
+/* Cluster values read at render time (docs/cluster.md). */
+typedef struct pc_metrics_cluster {
+    int orderer_connected;      /* 1 or 0 */
+    int catching_up;            /* 1 or 0 */
+    uint64_t last_delivered;    /* orderer position */
+    uint64_t etcd_member_switches;
+    uint64_t etcd_stalls;
+    uint64_t applied_published; /* position last published for retention */
+    uint64_t compacted_revision;/* revision this node last compacted etcd to */
+    uint64_t checkpoint_height; /* height of the newest signed checkpoint */
+    int64_t orderer_down_s;     /* -1 when not down */
+} pc_metrics_cluster;
+
+/* Append the cluster metrics and counters to out. */
+int pc_metrics_render_cluster(pc_metrics *m, const pc_metrics_cluster *c, pc_buf *out)
+    PC_MUST_USE;
 
 void pc_metrics_init(pc_metrics *m);
 void pc_metrics_http(pc_metrics *m, unsigned status);

@@ -23,6 +23,7 @@ static const route_def ROUTES[] = {
     {"GET", "/v1/records/{}", PC_ROUTE_RECORD_GET, "record_get"},
     {"GET", "/v1/records/{}/content", PC_ROUTE_RECORD_CONTENT, "record_content"},
     {"GET", "/v1/blocks", PC_ROUTE_BLOCKS, "blocks"},
+    {"GET", "/v1/blocks/proposals", PC_ROUTE_BLOCK_PROPOSALS, "block_proposals"},
     {"GET", "/v1/blocks/{}", PC_ROUTE_BLOCK_GET, "block_get"},
     {"GET", "/v1/blocks/{}/proposal", PC_ROUTE_BLOCK_PROPOSAL, "block_proposal"},
     {"GET", "/v1/patients/{}", PC_ROUTE_PATIENT_GET, "patient_get"},
@@ -34,6 +35,9 @@ static const route_def ROUTES[] = {
     {"GET", "/v1/staff", PC_ROUTE_STAFF, "staff"},
     {"GET", "/v1/status", PC_ROUTE_STATUS, "status"},
     {"GET", "/metrics", PC_ROUTE_METRICS, "metrics"},
+    {"GET", "/v1/checkpoints", PC_ROUTE_CHECKPOINTS, "checkpoints"},
+    {"POST", "/v1/checkpoints", PC_ROUTE_CHECKPOINT_TAKE, "checkpoint_take"},
+    {"GET", "/v1/checkpoints/{}", PC_ROUTE_CHECKPOINT_GET, "checkpoint_get"},
 };
 #define NROUTES (sizeof ROUTES / sizeof ROUTES[0])
 

@@ -28,6 +28,10 @@ typedef enum pc_route_id {
     PC_ROUTE_STAFF,
     PC_ROUTE_STATUS,
     PC_ROUTE_METRICS,
+    PC_ROUTE_BLOCK_PROPOSALS,  /* GET /v1/blocks/proposals?from=&limit= (catch-up) */
+    PC_ROUTE_CHECKPOINTS,      /* GET /v1/checkpoints */
+    PC_ROUTE_CHECKPOINT_TAKE,  /* POST /v1/checkpoints */
+    PC_ROUTE_CHECKPOINT_GET,   /* GET /v1/checkpoints/{height} */
     PC_ROUTE_COUNT
 } pc_route_id;
 

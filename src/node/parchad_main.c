@@ -72,8 +72,8 @@ int main(int argc, char **argv)
     if (pc_file_write(portfile, text, (size_t)tl, 0644, &perr) != PC_OK)
         pc_node_log("warn", "cannot write %s: %s", portfile, perr.msg);
     bool v6 = strchr(cfg.listen_host, ':') != NULL;
-    pc_node_log("info", "parchad ready on http://%s%s%s:%u", v6 ? "[" : "", cfg.listen_host,
-                v6 ? "]" : "", (unsigned)port);
+    pc_node_log("info", "parchad ready on %s://%s%s%s:%u", cfg.tls_cert[0] ? "https" : "http",
+                v6 ? "[" : "", cfg.listen_host, v6 ? "]" : "", (unsigned)port);
 
     int sig = 0;
     for (;;) {

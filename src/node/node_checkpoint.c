@@ -1,0 +1,381 @@
+/* Signed checkpoints of this node (node_checkpoint.h).
+ *
+ * State machine on `mu`: at most one snapshot exists at a time. `pinned`
+ * says the delivery thread opened a read transaction on `rl` at an aligned
+ * height and handed it over; `busy` says the thread is hashing (rl in use).
+ * The delivery thread pins only when neither holds, so it never waits for a
+ * digest: an aligned height that comes while a digest runs is skipped (the
+ * next one is taken). On-demand requests count up `requested`; the thread
+ * answers all of them with one snapshot taken after they arrived. */
+#include "node/node_checkpoint.h"
+
+#include <errno.h>
+#include <inttypes.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "parcha/jcs.h"
+#include "node/node_log.h"
+
+#define FILE_MAX ((size_t)64 * 1024 * 1024)
+#define TAKE_WAIT_MS 30000
+
+struct pc_ckpts {
+    pc_node *n;
+    pc_ledger *rl;           /* read handle used only for snapshots */
+    const pc_keypair *kp;    /* this node's hospital key (owned by the node) */
+    char path[PC_NODE_PATH_MAX + 32];
+    pthread_t thread;
+    bool started;
+
+    pthread_mutex_t mu;
+    pthread_cond_t cv;
+    bool stopping;
+    bool pinned, busy;
+    pc_head pinned_head;
+    uint64_t requested, served;
+    int last_rc;
+    char last_error[256];
+    pc_checkpoint *list;     /* sorted by height, oldest first */
+    size_t nlist, cap;
+};
+
+/* ---- the kept list ---- */
+
+/* Write the list to DIR/checkpoints.json (atomically). Called under mu. */
+static void save(pc_ckpts *c)
+{
+    json_t *arr = json_array();
+    for (size_t i = 0; arr != NULL && i < c->nlist; i++)
+        json_array_append_new(arr, pc_checkpoint_to_json(&c->list[i]));
+    json_t *o = arr != NULL ? json_pack("{s:o}", "checkpoints", arr) : NULL;
+    char *text = o != NULL ? json_dumps(o, JSON_COMPACT) : NULL;
+    json_decref(o);
+    pc_error err;
+    if (text == NULL || pc_file_write(c->path, text, strlen(text), 0644, &err) != PC_OK)
+        pc_node_log("warn", "cannot save %s: %s", c->path, text == NULL ? "out of memory" : err.msg);
+    free(text);
+}
+
+/* Keep cp (under mu). Returns the kept entry's index. */
+static size_t keep(pc_ckpts *c, const pc_checkpoint *cp)
+{
+    size_t keepmax = pc_node_cfg(c->n)->ckpt_keep;
+    size_t i = c->nlist;
+    while (i > 0 && c->list[i - 1].height > cp->height)
+        i--;
+    if (i > 0 && c->list[i - 1].height == cp->height) {
+        pc_checkpoint *old = &c->list[i - 1];
+        if (memcmp(old->head, cp->head, 32) == 0 && memcmp(old->state, cp->state, 32) == 0)
+            return i - 1; /* nothing new */
+        pc_node_log("error", "the %s at height %" PRIu64 " differs from the one this node signed before: "
+                             "ledger.db was changed outside parchad (run parcha verify)",
+                    memcmp(old->head, cp->head, 32) != 0 ? "block hash" : "state digest", cp->height);
+        *old = *cp;
+        save(c);
+        return i - 1;
+    }
+    if (c->nlist == c->cap) {
+        size_t ncap = c->cap ? c->cap * 2 : 16;
+        pc_checkpoint *nl = realloc(c->list, ncap * sizeof *nl);
+        if (nl == NULL)
+            return SIZE_MAX;
+        c->list = nl;
+        c->cap = ncap;
+    }
+    memmove(&c->list[i + 1], &c->list[i], (c->nlist - i) * sizeof *c->list);
+    c->list[i] = *cp;
+    c->nlist++;
+    if (c->nlist > keepmax) {
+        size_t drop = c->nlist - keepmax;
+        memmove(c->list, c->list + drop, (c->nlist - drop) * sizeof *c->list);
+        c->nlist -= drop;
+        i = i >= drop ? i - drop : 0;
+    }
+    save(c);
+    return i;
+}
+
+/* Load DIR/checkpoints.json, keeping entries signed by our key for our
+ * network and hospital. A missing file is fine. */
+static void load(pc_ckpts *c)
+{
+    const pc_node_config *cfg = pc_node_cfg(c->n);
+    pc_buf b;
+    pc_buf_init(&b);
+    pc_error err;
+    json_t *o = NULL;
+    if (pc_file_read(c->path, FILE_MAX, &b, &err) != PC_OK ||
+        pc_json_parse((const char *)b.data, b.len, &o, &err) != PC_OK) {
+        pc_buf_free(&b);
+        return;
+    }
+    pc_buf_free(&b);
+    size_t i;
+    json_t *e;
+    size_t bad = 0;
+    json_array_foreach(json_object_get(o, "checkpoints"), i, e) {
+        pc_checkpoint cp;
+        if (pc_checkpoint_from_json(e, &cp, &err) != PC_OK || strcmp(cp.net, cfg->network) != 0 ||
+            strcmp(cp.hospital, cfg->hospital) != 0 || pc_checkpoint_verify(&cp, c->kp->pk, &err) != PC_OK) {
+            bad++;
+            continue;
+        }
+        pthread_mutex_lock(&c->mu);
+        (void)keep(c, &cp);
+        pthread_mutex_unlock(&c->mu);
+    }
+    json_decref(o);
+    if (bad > 0)
+        pc_node_log("warn", "%zu checkpoints in %s are not this node's or do not verify; dropped", bad, c->path);
+}
+
+/* ---- taking one ---- */
+
+/* Hash the pinned snapshot (rl inside a read transaction at head), sign and
+ * keep. Called by the thread with busy set and mu not held. */
+static int finish(pc_ckpts *c, const pc_head *head, pc_error *err)
+{
+    const pc_node_config *cfg = pc_node_cfg(c->n);
+    pc_checkpoint cp;
+    memset(&cp, 0, sizeof cp);
+    int rc = pc_checkpoint_digest(c->rl, cp.state, err);
+    if (rc != PC_OK)
+        return rc;
+    snprintf(cp.net, sizeof cp.net, "%s", cfg->network);
+    snprintf(cp.hospital, sizeof cp.hospital, "%s", cfg->hospital);
+    cp.height = head->height;
+    memcpy(cp.head, head->hash, 32);
+    cp.time = pc_now_ms();
+    rc = pc_checkpoint_sign(&cp, c->kp, err);
+    if (rc != PC_OK)
+        return rc;
+    pthread_mutex_lock(&c->mu);
+    size_t at = keep(c, &cp);
+    pthread_mutex_unlock(&c->mu);
+    if (at == SIZE_MAX)
+        return pc_error_set(err, PC_ENOMEM, "out of memory keeping a checkpoint");
+    atomic_fetch_add(&pc_node_metrics(c->n)->checkpoints_taken, 1);
+    return PC_OK;
+}
+
+static void *ckpt_main(void *arg)
+{
+    pc_ckpts *c = arg;
+    const pc_node_config *cfg = pc_node_cfg(c->n);
+    int64_t next_timed = pc_mono_ms(); /* one at start */
+    for (;;) {
+        pthread_mutex_lock(&c->mu);
+        for (;;) {
+            if (c->stopping || c->pinned || c->requested > c->served)
+                break;
+            if (next_timed != 0 && pc_mono_ms() >= next_timed)
+                break;
+            if (next_timed == 0) {
+                pthread_cond_wait(&c->cv, &c->mu);
+            } else {
+                int64_t ms = next_timed - pc_mono_ms();
+                struct timespec until;
+                clock_gettime(CLOCK_REALTIME, &until);
+                until.tv_sec += ms / 1000;
+                until.tv_nsec += (ms % 1000) * 1000000L;
+                if (until.tv_nsec >= 1000000000L) {
+                    until.tv_sec++;
+                    until.tv_nsec -= 1000000000L;
+                }
+                pthread_cond_timedwait(&c->cv, &c->mu, &until);
+            }
+        }
+        if (c->stopping) {
+            if (c->pinned)
+                pc_checkpoint_unpin(c->rl);
+            c->pinned = false;
+            pthread_mutex_unlock(&c->mu);
+            break;
+        }
+        pc_head head;
+        bool have_pin = c->pinned;
+        uint64_t serving = c->requested;
+        bool on_demand = !have_pin && c->requested > c->served;
+        head = c->pinned_head;
+        c->pinned = false;
+        c->busy = true;
+        pthread_mutex_unlock(&c->mu);
+
+        pc_error err;
+        pc_error_clear(&err);
+        int rc = PC_OK;
+        if (!have_pin) {
+            rc = pc_checkpoint_pin(c->rl, &head, &err);
+            if (!on_demand)
+                next_timed = cfg->ckpt_interval_ms > 0 ? pc_mono_ms() + cfg->ckpt_interval_ms : 0;
+        }
+        if (rc == PC_OK)
+            rc = finish(c, &head, &err);
+        if (rc != PC_OK)
+            pc_node_log("warn", "cannot take a checkpoint: %s", err.msg);
+
+        pthread_mutex_lock(&c->mu);
+        c->busy = false;
+        c->last_rc = rc;
+        snprintf(c->last_error, sizeof c->last_error, "%s", err.msg);
+        if (on_demand)
+            c->served = serving;
+        pthread_cond_broadcast(&c->cv);
+        pthread_mutex_unlock(&c->mu);
+    }
+    return NULL;
+}
+
+/* ---- public ---- */
+
+int pc_ckpts_open(pc_node *n, pc_ckpts **out, pc_error *err)
+{
+    *out = NULL;
+    const pc_node_config *cfg = pc_node_cfg(n);
+    pc_ckpts *c = calloc(1, sizeof *c);
+    if (c == NULL)
+        return pc_error_set(err, PC_ENOMEM, "out of memory");
+    c->n = n;
+    c->kp = pc_node_hosted_key(n, cfg->hospital);
+    snprintf(c->path, sizeof c->path, "%s/checkpoints.json", cfg->data_dir);
+    pthread_mutex_init(&c->mu, NULL);
+    pthread_cond_init(&c->cv, NULL);
+    char lpath[PC_NODE_PATH_MAX + 32];
+    snprintf(lpath, sizeof lpath, "%s/ledger.db", cfg->data_dir);
+    int rc = c->kp == NULL ? pc_error_set(err, PC_ESTATE, "no key for hospital %s", cfg->hospital)
+                           : pc_ledger_open(lpath, PC_LEDGER_READONLY, &c->rl, err);
+    if (rc == PC_OK) {
+        load(c);
+        if (pthread_create(&c->thread, NULL, ckpt_main, c) != 0)
+            rc = pc_error_set(err, PC_ENOMEM, "cannot start the checkpoint thread");
+        else
+            c->started = true;
+    }
+    if (rc != PC_OK) {
+        pc_ckpts_close(c);
+        return rc;
+    }
+    *out = c;
+    return PC_OK;
+}
+
+void pc_ckpts_on_block(pc_ckpts *c, uint64_t height)
+{
+    if (c == NULL)
+        return;
+    uint64_t every = pc_node_cfg(c->n)->ckpt_every_blocks;
+    if (every == 0 || height % every != 0)
+        return;
+    pthread_mutex_lock(&c->mu);
+    if (!c->stopping && !c->pinned && !c->busy) {
+        pc_error err;
+        if (pc_checkpoint_pin(c->rl, &c->pinned_head, &err) != PC_OK) {
+            pc_node_log("warn", "cannot pin a checkpoint at height %" PRIu64 ": %s", height, err.msg);
+        } else if (c->pinned_head.height != height) {
+            pc_checkpoint_unpin(c->rl); /* cannot happen: only we write */
+        } else {
+            c->pinned = true;
+            pthread_cond_broadcast(&c->cv);
+        }
+    }
+    pthread_mutex_unlock(&c->mu);
+}
+
+int pc_ckpts_take(pc_ckpts *c, pc_checkpoint *out, pc_error *err)
+{
+    pthread_mutex_lock(&c->mu);
+    if (c->stopping) {
+        pthread_mutex_unlock(&c->mu);
+        return pc_error_set(err, PC_EUNAVAIL, "the node is stopping");
+    }
+    uint64_t mine = ++c->requested;
+    pthread_cond_broadcast(&c->cv);
+    int64_t deadline = pc_mono_ms() + TAKE_WAIT_MS;
+    while (c->served < mine && !c->stopping && pc_mono_ms() < deadline) {
+        struct timespec until;
+        clock_gettime(CLOCK_REALTIME, &until);
+        until.tv_nsec += 100 * 1000000L;
+        if (until.tv_nsec >= 1000000000L) {
+            until.tv_sec++;
+            until.tv_nsec -= 1000000000L;
+        }
+        pthread_cond_timedwait(&c->cv, &c->mu, &until);
+    }
+    int rc;
+    if (c->served < mine)
+        rc = pc_error_set(err, PC_EUNAVAIL, "the checkpoint was not ready in time; try again");
+    else if (c->last_rc != PC_OK)
+        rc = pc_error_set(err, c->last_rc, "%s", c->last_error);
+    else if (c->nlist == 0)
+        rc = pc_error_set(err, PC_ESTATE, "no checkpoint was kept");
+    else {
+        /* The newest is the one just taken (or an equal one kept before). */
+        *out = c->list[c->nlist - 1];
+        rc = PC_OK;
+    }
+    pthread_mutex_unlock(&c->mu);
+    return rc;
+}
+
+json_t *pc_ckpts_list(pc_ckpts *c, size_t limit)
+{
+    json_t *arr = json_array();
+    pthread_mutex_lock(&c->mu);
+    for (size_t i = 0; arr != NULL && i < c->nlist && i < limit; i++)
+        json_array_append_new(arr, pc_checkpoint_to_json(&c->list[c->nlist - 1 - i]));
+    pthread_mutex_unlock(&c->mu);
+    return arr;
+}
+
+int pc_ckpts_get(pc_ckpts *c, uint64_t height, pc_checkpoint *out)
+{
+    int rc = PC_ENOTFOUND;
+    pthread_mutex_lock(&c->mu);
+    for (size_t i = 0; i < c->nlist; i++) {
+        if (c->list[i].height == height) {
+            *out = c->list[i];
+            rc = PC_OK;
+            break;
+        }
+    }
+    pthread_mutex_unlock(&c->mu);
+    return rc;
+}
+
+uint64_t pc_ckpts_latest_height(pc_ckpts *c)
+{
+    if (c == NULL)
+        return 0;
+    pthread_mutex_lock(&c->mu);
+    uint64_t h = c->nlist > 0 ? c->list[c->nlist - 1].height : 0;
+    pthread_mutex_unlock(&c->mu);
+    return h;
+}
+
+void pc_ckpts_stop(pc_ckpts *c)
+{
+    if (c == NULL || !c->started)
+        return;
+    pthread_mutex_lock(&c->mu);
+    c->stopping = true;
+    pthread_cond_broadcast(&c->cv);
+    pthread_mutex_unlock(&c->mu);
+    pthread_join(c->thread, NULL);
+    c->started = false;
+}
+
+void pc_ckpts_close(pc_ckpts *c)
+{
+    if (c == NULL)
+        return;
+    pc_ckpts_stop(c);
+    pc_ledger_close(c->rl);
+    free(c->list);
+    pthread_cond_destroy(&c->cv);
+    pthread_mutex_destroy(&c->mu);
+    free(c);
+}
