@@ -290,20 +290,17 @@ int bw_apply(bw_world *w, pc_tx *txs, size_t n)
     return 0;
 }
 
-int bw_create(bw_world *w, const char *dir, uint32_t npat, int block)
+int bw_init(bw_world *w, uint32_t npat, int block)
 {
     memset(w, 0, sizeof *w);
     if (pc_crypto_init() != 0 || bw_keys(w, npat) != 0 || alloc_rings(w, (size_t)block) != 0)
         return -1;
-    snprintf(w->dir, sizeof w->dir, "%s", dir);
-    snprintf(w->ledger_path, sizeof w->ledger_path, "%s/ledger.db", dir);
-    mkdir(dir, 0700);
-    pc_error err;
-    if (pc_ledger_open(w->ledger_path, PC_LEDGER_CREATE, &w->l, &err) != PC_OK) {
-        fprintf(stderr, "bench: %s\n", err.msg);
-        return -1;
-    }
     w->clock = pc_now_ms();
+    return 0;
+}
+
+int bw_genesis_tx(bw_world *w, pc_tx *g)
+{
     char k[BW_NHOSP][64];
     for (int h = 0; h < BW_NHOSP; h++)
         b64key(w->hosp[h].pk, k[h]);
@@ -316,49 +313,69 @@ int bw_create(bw_world *w, const char *dir, uint32_t npat, int block)
         "policy", "emergency_max_hours", 24, "clock_window_ms", 300000);
     json_t *u = pc_tx_build(BW_NET, "network.genesis", w->clock, body);
     const pc_keypair *keys[3] = {&w->hosp[0], &w->hosp[1], &w->hosp[2]};
-    pc_tx g;
-    if (u == NULL || pc_tx_sign(u, keys, 3, &g, &err) != PC_OK) {
-        json_decref(u);
-        fprintf(stderr, "bench: genesis: %s\n", err.msg);
-        return -1;
-    }
+    pc_error err;
+    int rc = u != NULL ? pc_tx_sign(u, keys, 3, g, &err) : PC_ENOMEM;
     json_decref(u);
-    if (bw_apply(w, &g, 1) != 0)
+    if (rc != PC_OK) {
+        fprintf(stderr, "bench: genesis: %s\n", rc == PC_ENOMEM ? "out of memory" : err.msg);
         return -1;
-
-    static const char *const ROLE[] = {"clerk", "nurse", "doctor"};
-    pc_tx st[BW_NHOSP * BW_STAFF_PER];
-    for (int s = 0; s < BW_NHOSP * BW_STAFF_PER; s++) {
-        int h = s / BW_STAFF_PER, j = s % BW_STAFF_PER;
-        char kb[64], name[32], regno[32];
-        snprintf(name, sizeof name, "Staff %d", s);
-        snprintf(regno, sizeof regno, "MCI-%05d", s);
-        json_t *b = json_pack("{s:s,s:s,s:s,s:s,s:s}", "hospital", BW_HOSP_ID[h],
-                              "key", b64key(w->staff[s].pk, kb), "name", name,
-                              "role", ROLE[j < 2 ? j : 2], "regno", regno);
-        if (sign_obj(pc_tx_build(BW_NET, "staff.enroll", w->clock, b), &w->hosp[h], NULL,
-                     &st[s]) != 0)
-            return -1;
     }
+    return 0;
+}
+
+int bw_staff_tx(bw_world *w, int s, pc_tx *tx)
+{
+    static const char *const ROLE[] = {"clerk", "nurse", "doctor"};
+    int h = s / BW_STAFF_PER, j = s % BW_STAFF_PER;
+    char kb[64], name[32], regno[32];
+    snprintf(name, sizeof name, "Staff %d", s);
+    snprintf(regno, sizeof regno, "MCI-%05d", s);
+    json_t *b = json_pack("{s:s,s:s,s:s,s:s,s:s}", "hospital", BW_HOSP_ID[h],
+                          "key", b64key(w->staff[s].pk, kb), "name", name,
+                          "role", ROLE[j < 2 ? j : 2], "regno", regno);
+    return sign_obj(pc_tx_build(BW_NET, "staff.enroll", w->clock, b), &w->hosp[h], NULL, tx);
+}
+
+int bw_register_tx(bw_world *w, uint32_t p, pc_tx *tx)
+{
+    int h = (int)(p % BW_NHOSP);
+    char kb[64];
+    json_t *b = json_pack("{s:s,s:s}", "key", b64key(w->pat[p].pk, kb), "hospital", BW_HOSP_ID[h]);
+    return sign_obj(pc_tx_build(BW_NET, "patient.register", w->clock, b), &w->pat[p],
+                    &w->staff[h * BW_STAFF_PER], tx);
+}
+
+int bw_create(bw_world *w, const char *dir, uint32_t npat, int block)
+{
+    if (bw_init(w, npat, block) != 0)
+        return -1;
+    snprintf(w->dir, sizeof w->dir, "%s", dir);
+    snprintf(w->ledger_path, sizeof w->ledger_path, "%s/ledger.db", dir);
+    mkdir(dir, 0700);
+    pc_error err;
+    if (pc_ledger_open(w->ledger_path, PC_LEDGER_CREATE, &w->l, &err) != PC_OK) {
+        fprintf(stderr, "bench: %s\n", err.msg);
+        return -1;
+    }
+    pc_tx g;
+    if (bw_genesis_tx(w, &g) != 0 || bw_apply(w, &g, 1) != 0)
+        return -1;
+    pc_tx st[BW_NHOSP * BW_STAFF_PER];
+    for (int s = 0; s < BW_NHOSP * BW_STAFF_PER; s++)
+        if (bw_staff_tx(w, s, &st[s]) != 0)
+            return -1;
     if (bw_apply(w, st, BW_NHOSP * BW_STAFF_PER) != 0)
         return -1;
-
     pc_tx *txs = calloc((size_t)block, sizeof *txs);
     if (txs == NULL)
         return -1;
     for (uint32_t p = 0; p < npat;) {
         size_t n = 0;
-        for (; n < (size_t)block && p < npat; n++, p++) {
-            int h = (int)(p % BW_NHOSP);
-            char kb[64];
-            json_t *b = json_pack("{s:s,s:s}", "key", b64key(w->pat[p].pk, kb),
-                                  "hospital", BW_HOSP_ID[h]);
-            if (sign_obj(pc_tx_build(BW_NET, "patient.register", w->clock, b), &w->pat[p],
-                         &w->staff[h * BW_STAFF_PER], &txs[n]) != 0) {
+        for (; n < (size_t)block && p < npat; n++, p++)
+            if (bw_register_tx(w, p, &txs[n]) != 0) {
                 free(txs);
                 return -1;
             }
-        }
         if (bw_apply(w, txs, n) != 0) {
             free(txs);
             return -1;

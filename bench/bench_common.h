@@ -90,6 +90,15 @@ double bw_verify_rate(int threads, double seconds);
 
 /* Derive all keys from fixed seeds. npat patients. Returns 0 or -1. */
 int bw_keys(bw_world *w, uint32_t npat);
+/* Keys and generator state without a ledger (the load generator's side);
+ * the clock starts at the wall clock. Returns 0 or -1. */
+int bw_init(bw_world *w, uint32_t npat, int block);
+/* The network's set-up transactions, signed: genesis (by the 3 hospitals),
+ * staff s (0 .. BW_NHOSP*BW_STAFF_PER-1) and patient p's registration. */
+int bw_genesis_tx(bw_world *w, pc_tx *tx);
+int bw_staff_tx(bw_world *w, int s, pc_tx *tx);
+int bw_register_tx(bw_world *w, uint32_t p, pc_tx *tx);
+
 /* Create dir/ledger.db with genesis, staff and npat registered patients.
  * special_every: see bw_world. Returns 0 or -1 (message on stderr). */
 int bw_create(bw_world *w, const char *dir, uint32_t npat, int block);
