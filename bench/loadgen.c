@@ -899,6 +899,8 @@ int main(int argc, char **argv)
         return 1;
     printf("parchad start to ready (empty ledger): %.2f s\n", ready);
     int rc = 1;
+    char (*ids)[32] = NULL;
+    uint8_t *cust = NULL;
 
     /* Staff, patients, stored records, a preload of the mix. */
     double s0 = bw_now();
@@ -927,11 +929,11 @@ int main(int argc, char **argv)
         r = NULL;
     }
     size_t nstored = o.records < 100 ? o.records : 100;
-    char (*ids)[32] = calloc(nstored, 32);
-    uint8_t *cust = calloc(nstored, 1);
+    ids = calloc(nstored, 32);
+    cust = calloc(nstored, 1);
     if (ids == NULL || cust == NULL || store_records(&w, nd.port, nstored, ids, cust) != 0)
         goto out;
-    size_t pre = o.txs / 20 < 4000 ? 4000 : o.txs / 20;
+    size_t pre = o.txs / 20 < 2000 ? 2000 : o.txs / 20;
     for (size_t done = 0; done < pre; done += 2000) {
         r = mix_reqs(&w, 2000);
         if (r == NULL || send_all(nd.port, r, 2000, o.conns, "preloading the mix") != 0)
@@ -1085,6 +1087,8 @@ int main(int argc, char **argv)
     rc = 0;
 out:
     free(txs);
+    free(ids);
+    free(cust);
     if (nd.pid > 0)
         node_stop(&nd);
     bw_close(&w);

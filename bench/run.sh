@@ -1,0 +1,73 @@
+#!/usr/bin/env bash
+# Runs parcha's benchmarks (issue 5) on this machine and prints one line per
+# figure, ending with "single-node committed tx/s: N".
+#
+#   bench/run.sh [--quick] [--keep]
+#
+# Builds a Release tree in build-bench-release (override with
+# PARCHA_BENCH_BUILD), then runs:
+#   bench_apply   the ledger's apply path on a chain it builds (1M tx; --quick 20k)
+#   bench_query   timeline and content-read paths on that chain, ledger open
+#   bench_verify  `parcha verify` (pc_ledger_verify) on that chain, 2 threads
+#   loadgen       a real parchad over HTTP (1M tx; --quick 20k)
+# Every program measures the machine's Ed25519 rate in the same run and gives
+# its figures as a ratio to that signature-check limit. Progress and details
+# go to the log named at the end; --keep keeps the chain and the node folder.
+set -euo pipefail
+src=$(cd "$(dirname "$0")/.." && pwd)
+build=${PARCHA_BENCH_BUILD:-$src/build-bench-release}
+quick=0
+keep=0
+for a in "$@"; do
+  case $a in
+    --quick) quick=1 ;;
+    --keep) keep=1 ;;
+    *) echo "usage: bench/run.sh [--quick] [--keep]" >&2; exit 2 ;;
+  esac
+done
+
+work=$(mktemp -d /tmp/parcha-bench-run-XXXXXX)
+log=$work/run.log
+cleanup() { if [ "$keep" = 0 ]; then rm -rf "$work/chain" "$work/node"; fi; }
+trap cleanup EXIT
+fail() { echo "bench/run.sh: $1 failed; last lines of $log:" >&2; tail -20 "$log" >&2; exit 1; }
+
+t0=$(date +%s)
+{ cmake -S "$src" -B "$build" -DCMAKE_BUILD_TYPE=Release -DPARCHA_TESTS=OFF &&
+  cmake --build "$build" -j"$(nproc)" --target bench_apply bench_query bench_verify loadgen parchad
+} >"$log" 2>&1 || fail "the Release build"
+echo "build: Release in $build ($(( $(date +%s) - t0 )) s)"
+
+if [ "$quick" = 1 ]; then
+  apply_args=(--quick); query_args=(--iters 50 --reads 100); lg_args=(--quick)
+else
+  apply_args=(--txs 1000000); query_args=(--iters 200 --reads 500); lg_args=(--txs 1000000)
+fi
+
+# One figure per line: keep the programs' stdout, drop their banners' repeats.
+machine_seen=0
+show() {
+  while IFS= read -r line; do
+    case $line in
+      machine:*) [ "$machine_seen" = 1 ] && continue; machine_seen=1 ;;
+      "single-node committed tx/s:"*) tps_line=$line; continue ;;
+      "ledger kept in"*) continue ;;
+    esac
+    echo "$line"
+  done
+}
+
+tps_line=
+"$build/bench/bench_apply" "${apply_args[@]}" --dir "$work/chain" --keep >"$work/apply.out" 2>>"$log" ||
+  fail bench_apply
+show <"$work/apply.out"
+"$build/bench/bench_query" --dir "$work/chain" "${query_args[@]}" >"$work/query.out" 2>>"$log" ||
+  fail bench_query
+show <"$work/query.out"
+"$build/bench/bench_verify" --dir "$work/chain" >"$work/verify.out" 2>>"$log" || fail bench_verify
+show <"$work/verify.out"
+"$build/bench/loadgen" --parchad "$build/parchad" "${lg_args[@]}" --dir "$work/node" \
+  >"$work/loadgen.out" 2>>"$log" || fail loadgen
+show <"$work/loadgen.out"
+echo "total time: $(( $(date +%s) - t0 )) s; details in $log"
+echo "$tps_line"
