@@ -268,6 +268,7 @@ static int ledger_open(const char *path, int flags, pc_ledger **out, pc_error *e
         return pc_error_set(err, PC_ENOMEM, "out of memory");
     l->readonly = (flags & PC_LEDGER_READONLY) != 0;
     int scratch = (flags & LEDGER_SCRATCH) != 0;
+    l->scratch = scratch;
     long ncpu = sysconf(_SC_NPROCESSORS_ONLN);
     l->verify_threads = ncpu > 0 ? (int)ncpu : 1;
     int oflags = l->readonly ? SQLITE_OPEN_READONLY
@@ -515,8 +516,11 @@ int pc_ledger_apply(pc_ledger *l, pc_proposal *p, uint64_t pos,
         sqlite3_bind_int64(s, 4, (sqlite3_int64)i);
         sqlite3_bind_int(s, 5, (int)tx->type);
         sqlite3_bind_int(s, 6, v);
-        sqlite3_bind_blob(s, 7, tx->canon, (int)tx->canon_len, SQLITE_STATIC);
-        sqlite3_bind_blob(s, 8, sigbuf, (int)(tx->nsigs * 96), SQLITE_STATIC);
+        /* A scratch replay keeps only what apply and the comparison read
+         * (txids for the duplicate rule); the bytes are in the ledger being
+         * verified. */
+        sqlite3_bind_blob(s, 7, tx->canon, l->scratch ? 0 : (int)tx->canon_len, SQLITE_STATIC);
+        sqlite3_bind_blob(s, 8, sigbuf, l->scratch ? 0 : (int)(tx->nsigs * 96), SQLITE_STATIC);
         int step = sqlite3_step(s);
         pc_stmt_done(s);
         if (step != SQLITE_DONE)
@@ -1385,6 +1389,108 @@ int pc_ledger_block_proposal(pc_ledger *l, uint64_t height, pc_buf *wire,
     return rc;
 }
 
+/* One block of verify's pipeline: loaded from the stored rows, its
+ * signatures being checked by a verifier thread. */
+typedef struct vslot {
+    pc_proposal p;
+    uint64_t pos;
+    uint8_t hash[32];
+    uint8_t *verdicts;
+    pc_buf header;
+    int loaded;       /* p, verdicts and header hold a block */
+    int rc;           /* load_block's result */
+    pc_error err;     /* its message when rc != PC_OK */
+    pthread_t thread;
+    int running;
+    int threads;
+} vslot;
+
+static void *vslot_verify(void *arg)
+{
+    vslot *v = arg;
+    pc_proposal_verify_txs(&v->p, v->threads);
+    return NULL;
+}
+
+/* Start checking v's signatures in the background (inline if no thread). */
+static void vslot_start(vslot *v, int threads)
+{
+    v->threads = threads > 0 ? threads : 1;
+    if (!v->loaded)
+        return;
+    if (pthread_create(&v->thread, NULL, vslot_verify, v) == 0)
+        v->running = 1;
+    else
+        pc_proposal_verify_txs(&v->p, v->threads);
+}
+
+static void vslot_join(vslot *v)
+{
+    if (v->running)
+        pthread_join(v->thread, NULL);
+    v->running = 0;
+}
+
+static void vslot_free(vslot *v)
+{
+    if (v->loaded)
+        pc_proposal_free(&v->p);
+    free(v->verdicts); /* load_block may leave it allocated on failure too */
+    pc_buf_free(&v->header);
+    v->verdicts = NULL;
+    v->loaded = 0;
+}
+
+/* Check block h's stored header hash and Merkle root, replay it into fresh
+ * and compare the result with what is stored. */
+static int replay_block(pc_ledger *fresh, uint64_t h, vslot *v, pc_error *err)
+{
+    uint8_t computed[32];
+    pc_proposal *p = &v->p;
+    pc_sha256_tagged(computed, PC_DOMAIN_BLOCK, v->header.data, v->header.len);
+    if (sodium_memcmp(computed, v->hash, 32) != 0)
+        return pc_error_set(err, PC_ECRYPTO,
+                            "block %llu: stored header does not hash to the stored block hash",
+                            (unsigned long long)h);
+    uint8_t root[32];
+    uint8_t (*ids)[32] = malloc((p->ntx ? p->ntx : 1) * 32);
+    int rc = PC_OK;
+    for (size_t i = 0; ids != NULL && i < p->ntx; i++)
+        memcpy(ids[i], p->txs[i].txid, 32);
+    if (ids == NULL || pc_merkle_root((const uint8_t(*)[32])ids, p->ntx, root) != PC_OK)
+        rc = pc_error_set(err, PC_ENOMEM, "out of memory");
+    else if (sodium_memcmp(root, p->txroot, 32) != 0)
+        rc = pc_error_set(err, PC_ECRYPTO,
+                          "block %llu: transactions do not match the Merkle root (a stored transaction was altered)",
+                          (unsigned long long)h);
+    free(ids);
+    if (rc != PC_OK)
+        return rc;
+    pc_block_result res;
+    rc = pc_ledger_apply(fresh, p, v->pos, &res, err);
+    if (rc != PC_OK) {
+        char why[sizeof err->msg];
+        snprintf(why, sizeof why, "%s", err ? err->msg : "");
+        return pc_error_set(err, rc, "block %llu: replay refused it: %s", (unsigned long long)h, why);
+    }
+    if (sodium_memcmp(res.hash, v->hash, 32) != 0) {
+        size_t bad = 0;
+        while (bad < p->ntx && res.verdicts[bad] == v->verdicts[bad])
+            bad++;
+        if (bad < p->ntx)
+            rc = pc_error_set(err, PC_ECRYPTO,
+                              "block %llu: transaction %zu replays to verdict %s but the ledger stored %s",
+                              (unsigned long long)h, bad, pc_verdict_name(res.verdicts[bad]),
+                              pc_verdict_name(v->verdicts[bad]));
+        else
+            rc = pc_error_set(err, PC_ECRYPTO,
+                              "block %llu: replay gives a different block hash than the one stored",
+                              (unsigned long long)h);
+    }
+    pc_block_result_free(&res);
+    return rc;
+}
+
 int pc_ledger_verify(const char *path, int threads, pc_progress_fn progress,
                      void *ctx, uint64_t *nblocks, uint64_t *ntx, pc_error *err)
 {
@@ -1420,68 +1526,47 @@ int pc_ledger_verify(const char *path, int threads, pc_progress_fn progress,
         rc = PC_EIO;
         goto done;
     }
+    /* Pipeline: while the main thread checks and replays block h, the
+     * signatures of block h+1 are verified on `threads` threads (a verifier
+     * thread running pc_proposal_verify_txs), so both cores stay busy; apply
+     * then finds those transactions marked sigs_checked. Blocks are still
+     * replayed strictly in order and the first bad one is named. */
+    vslot slot[2];
+    memset(slot, 0, sizeof slot);
+    int cur = 0;
+    slot[0].rc = load_block(src, blk, txq, 0, &slot[0].p, &slot[0].pos, slot[0].hash,
+                            &slot[0].header, &slot[0].verdicts, &slot[0].err);
+    slot[0].loaded = slot[0].rc == PC_OK;
+    vslot_start(&slot[0], threads);
     for (uint64_t h = 0; h <= head.height; h++) {
-        pc_proposal p;
-        uint64_t pos;
-        uint8_t stored_hash[32], *verdicts = NULL, computed[32];
-        pc_buf header;
-        pc_buf_init(&header);
-        rc = load_block(src, blk, txq, h, &p, &pos, stored_hash, &header, &verdicts, err);
+        vslot *v = &slot[cur], *nx = &slot[cur ^ 1];
+        if (h < head.height) {
+            pc_buf_init(&nx->header);
+            nx->rc = load_block(src, blk, txq, h + 1, &nx->p, &nx->pos, nx->hash, &nx->header,
+                                &nx->verdicts, &nx->err);
+            nx->loaded = nx->rc == PC_OK;
+        }
+        vslot_join(v);
+        if (h < head.height)
+            vslot_start(nx, threads);
+        rc = v->rc;
         if (rc != PC_OK) {
-            pc_buf_free(&header);
-            goto done;
-        }
-        pc_sha256_tagged(computed, PC_DOMAIN_BLOCK, header.data, header.len);
-        pc_block_result res;
-        if (sodium_memcmp(computed, stored_hash, 32) != 0) {
-            rc = pc_error_set(err, PC_ECRYPTO, "block %llu: stored header does not hash to the stored block hash",
-                              (unsigned long long)h);
+            pc_error_set(err, rc, "%s", v->err.msg);
         } else {
-            uint8_t root[32];
-            uint8_t (*ids)[32] = malloc((p.ntx ? p.ntx : 1) * 32);
-            for (size_t i = 0; ids != NULL && i < p.ntx; i++)
-                memcpy(ids[i], p.txs[i].txid, 32);
-            if (ids == NULL || pc_merkle_root((const uint8_t(*)[32])ids, p.ntx, root) != PC_OK)
-                rc = pc_error_set(err, PC_ENOMEM, "out of memory");
-            else if (sodium_memcmp(root, p.txroot, 32) != 0)
-                rc = pc_error_set(err, PC_ECRYPTO,
-                                  "block %llu: transactions do not match the Merkle root (a stored transaction was altered)",
-                                  (unsigned long long)h);
-            free(ids);
+            rc = replay_block(fresh, h, v, err);
+            if (rc == PC_OK)
+                *ntx += v->p.ntx;
         }
-        if (rc == PC_OK) {
-            rc = pc_ledger_apply(fresh, &p, pos, &res, err);
-            if (rc != PC_OK) {
-                char why[sizeof err->msg];
-                snprintf(why, sizeof why, "%s", err ? err->msg : "");
-                rc = pc_error_set(err, rc, "block %llu: replay refused it: %s", (unsigned long long)h, why);
-            } else {
-                if (sodium_memcmp(res.hash, stored_hash, 32) != 0) {
-                    size_t bad = 0;
-                    while (bad < p.ntx && res.verdicts[bad] == verdicts[bad])
-                        bad++;
-                    if (bad < p.ntx)
-                        rc = pc_error_set(err, PC_ECRYPTO,
-                                          "block %llu: transaction %zu replays to verdict %s but the ledger stored %s",
-                                          (unsigned long long)h, bad, pc_verdict_name(res.verdicts[bad]),
-                                          pc_verdict_name(verdicts[bad]));
-                    else
-                        rc = pc_error_set(err, PC_ECRYPTO,
-                                          "block %llu: replay gives a different block hash than the one stored",
-                                          (unsigned long long)h);
-                }
-                *ntx += p.ntx;
-                pc_block_result_free(&res);
-            }
-        }
-        pc_proposal_free(&p);
-        free(verdicts);
-        pc_buf_free(&header);
-        if (rc != PC_OK)
+        vslot_free(v);
+        if (rc != PC_OK) {
+            vslot_join(nx);
+            vslot_free(nx);
             goto done;
+        }
         *nblocks = h + 1;
         if (progress != NULL && (h % 64 == 0 || h == head.height))
             progress(ctx, h + 1, head.height + 1);
+        cur ^= 1;
     }
     uint8_t d1[32], d2[32];
     rc = pc_ledger_state_digest(src, d1, err);

@@ -38,6 +38,7 @@ struct pc_ledger {
     sqlite3_stmt *stmts[S_COUNT];
     int readonly;
     int verify_threads; /* threads for signature checks in apply */
+    int scratch;        /* verify's replay: no journal, tx bytes not kept */
     pc_ckpt ckpt;
 };
 
