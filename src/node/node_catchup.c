@@ -55,6 +55,7 @@ typedef struct source {
 /* One block of a fetched batch. */
 typedef struct fetched {
     uint64_t height, pos;
+    int64_t time;
     uint8_t hash[32];
     uint8_t *wire;
     size_t len;
@@ -205,7 +206,7 @@ static bool int_is(const json_t *v, uint64_t x)
 /* Check one block entry of a batch against the chain so far (prev hash,
  * last position, expected height) and decode its proposal into f. */
 static int check_block(const json_t *b, uint64_t want_height, const uint8_t prev[32],
-                       uint64_t last_pos, fetched *f, pc_error *err)
+                       uint64_t last_pos, int64_t prev_time, fetched *f, pc_error *err)
 {
     const json_t *header = json_object_get(b, "header");
     const char *hashx = json_string_value(json_object_get(b, "hash"));
@@ -249,7 +250,11 @@ static int check_block(const json_t *b, uint64_t want_height, const uint8_t prev
     if (rc != PC_OK)
         return rc;
     const json_t *proposer = json_object_get(header, "proposer");
-    bool same = hex_is(json_object_get(header, "proposal"), p.hash) &&
+    int64_t btime = p.time > prev_time ? p.time : prev_time; /* DESIGN §6 */
+    const json_t *tv = json_object_get(header, "time");
+    f->time = btime;
+    bool same = json_is_integer(tv) && json_integer_value(tv) == btime &&
+                hex_is(json_object_get(header, "proposal"), p.hash) &&
                 hex_is(json_object_get(header, "txroot"), p.txroot) &&
                 int_is(json_object_get(header, "count"), p.ntx) && json_is_string(proposer) &&
                 strcmp(json_string_value(proposer), p.proposer) == 0;
@@ -277,6 +282,7 @@ static int fetch_from(pc_catchup *c, source *src, size_t ns, size_t i, pc_error 
     pthread_mutex_lock(&c->mu);
     snprintf(c->info.source, sizeof c->info.source, "%s", pe->id);
     pthread_mutex_unlock(&c->mu);
+    bool warned = false;
     for (;;) {
         pc_head head;
         pc_node_head(n, &head);
@@ -307,17 +313,22 @@ static int fetch_from(pc_catchup *c, source *src, size_t ns, size_t i, pc_error 
         uint8_t prev[32];
         memcpy(prev, head.hash, 32);
         uint64_t last_pos = head.pos;
+        int64_t prev_time = head.time;
         for (size_t k = 0; k < nb && rc == PC_OK; k++) {
-            rc = check_block(json_array_get(blocks, k), head.height + 1 + k, prev, last_pos, &fs[k], err);
+            rc = check_block(json_array_get(blocks, k), head.height + 1 + k, prev, last_pos, prev_time, &fs[k],
+                             err);
             if (rc == PC_OK) {
                 memcpy(prev, fs[k].hash, 32);
                 last_pos = fs[k].pos;
+                prev_time = fs[k].time;
             }
         }
         json_decref(ans);
         if (rc != PC_OK) {
             free_batch(fs, nb);
-            return pc_error_set(err, rc, "%s's node sent blocks that do not check: %s", pe->id, err->msg);
+            char why[256];
+            snprintf(why, sizeof why, "%s", err->msg);
+            return pc_error_set(err, rc, "%s's node sent blocks that do not check: %s", pe->id, why);
         }
         char who[33] = "";
         int conf = confirm(c, src, ns, i, fs[nb - 1].height, fs[nb - 1].hash, who);
@@ -338,9 +349,26 @@ static int fetch_from(pc_catchup *c, source *src, size_t ns, size_t i, pc_error 
                 pc_node_fail(n);
                 rc = PC_ESTATE;
             } else if (b.height != fs[k].height || memcmp(b.hash, fs[k].hash, 32) != 0) {
-                pc_node_log("error", "catch-up: block %" PRIu64 " from %s's node applied here to a different hash; "
-                                     "this node's ledger now differs from the network's: stop it, move ledger.db "
-                                     "aside and start it again to rebuild from its peers",
+                /* Either the source lied about the hash only (our block is
+                 * the network's: the verdicts are ours), or it gave us a
+                 * proposal the network never ordered there. Another peer
+                 * that has our hash settles it. */
+                char who2[33] = "";
+                if (confirm(c, src, ns, i, b.height, b.hash, who2) > 0) {
+                    pc_node_log("warn", "catch-up: %s's node claimed another hash for block %" PRIu64
+                                        " than the one applied here, which %s's node confirms; leaving %s",
+                                pe->id, b.height, who2, pe->id);
+                    rc = pc_error_set(err, PC_ECRYPTO, "%s's node sent a wrong hash for block %" PRIu64, pe->id,
+                                      b.height);
+                    pthread_mutex_lock(&c->mu);
+                    c->info.blocks++;
+                    pthread_mutex_unlock(&c->mu);
+                    break;
+                }
+                pc_node_log("error", "catch-up: block %" PRIu64 " from %s's node applied here to a different hash "
+                                     "and no other node confirms it; this node's ledger may now differ from the "
+                                     "network's: it stops. Move ledger.db aside and start it again to rebuild from "
+                                     "its peers",
                             fs[k].height, pe->id);
                 pc_node_fail(n);
                 rc = pc_error_set(err, PC_ESTATE, "block %" PRIu64 " applied to a different hash", fs[k].height);
@@ -354,8 +382,11 @@ static int fetch_from(pc_catchup *c, source *src, size_t ns, size_t i, pc_error 
         free_batch(fs, nb);
         if (rc != PC_OK)
             return rc;
-        if (conf == 0 && ns > 1)
-            pc_node_log("warn", "catch-up: no other peer could confirm block hashes from %s's node", pe->id);
+        if (conf == 0 && !warned) {
+            pc_node_log("warn", "catch-up: no other peer could confirm the block hashes from %s's node; "
+                                "relying on its blocks' own checks", pe->id);
+            warned = true;
+        }
     }
 }
 

@@ -86,7 +86,7 @@ int pc_node_config_args(pc_node_config *c, int argc, char **argv, pc_error *err)
     c->max_connections = 1024;
     c->conn_timeout_s = 30;
     c->peer_timeout_ms = 5000;
-    c->peer_read_timeout_ms = 12000;
+    c->peer_read_timeout_ms = 6000;
     c->retention_margin = 2000;
     c->retention_interval_ms = 10000;
     c->publish_interval_ms = 2000;

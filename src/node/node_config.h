@@ -47,8 +47,7 @@ typedef struct pc_node_config {
     char peer_cacert[PC_NODE_PATH_MAX]; /* CA for calling peers over HTTPS */
     char peer_cert[PC_NODE_PATH_MAX], peer_key[PC_NODE_PATH_MAX]; /* optional client cert */
     int peer_timeout_ms;         /* a whole peer request (default 5000) */
-    int peer_read_timeout_ms;    /* a forwarded content read (default 12000: the
-                                    custodian's 10 s commit wait and a margin) */
+    int peer_read_timeout_ms;    /* a forwarded content read (default 6000) */
 
     /* Retention of etcd's window (etcd orderer only). */
     uint64_t retention_margin;   /* revisions kept below the lowest applied */

@@ -724,6 +724,8 @@ out:
  * signature verifies there) and relay the answer. A custodian that cannot be
  * reached gets a 503 naming it. A request that was already forwarded once is
  * not forwarded again (two nodes each thinking the other keeps the record). */
+#define PC_PEER_DOWN_MEMORY_MS 5000
+
 static enum MHD_Result forward_content(const ctx *x, const pc_record_info *ri, const char *sig_input,
                                        const char *signature)
 {
@@ -764,11 +766,16 @@ static enum MHD_Result forward_content(const ctx *x, const pc_record_info *ri, c
         return send_error(h, x->c, MHD_HTTP_UNAUTHORIZED, "bad_signature", "the signature headers are too long");
     }
     const char *hdrs[3] = {h1, h2, h3};
+    /* A custodian that just failed to answer is not waited for again at
+     * once: a timeline of many records then shows its others quickly. */
+    if (pc_peers_recently_down(pc_node_peers(n), ri->custodian, PC_PEER_DOWN_MEMORY_MS))
+        return send_json(h, x->c, MHD_HTTP_SERVICE_UNAVAILABLE, error_obj("unavailable", msg, extra));
     pc_peer_reply r;
     pc_peer_reply_init(&r);
     atomic_fetch_add(&pc_node_metrics(n)->forwarded_reads, 1);
     int rc = pc_peers_get(pc_node_peers(n), ri->custodian, url, x->r->uri, hdrs, 3, cfg->peer_read_timeout_ms,
                           (size_t)16 * 1024 * 1024, &r, &err);
+    pc_peers_mark_down(pc_node_peers(n), ri->custodian, rc == PC_EUNAVAIL);
     bool json = rc == PC_OK && strncmp(r.ctype, "application/json", 16) == 0 && r.status >= 200 && r.status < 600;
     if (!json) {
         if (rc == PC_OK)

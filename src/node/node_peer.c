@@ -25,9 +25,16 @@ typedef struct peer_metric {
     uint64_t count;
 } peer_metric;
 
+typedef struct peer_down {
+    char peer[33];
+    int64_t at_ms; /* pc_mono_ms of the last failure, 0 = answered since */
+} peer_down;
+
 struct pc_peers {
     const pc_node_config *cfg;
     pthread_mutex_t mu;
+    peer_down down[PC_PEER_MAX];
+    size_t ndown;
     CURL *pool[POOL_MAX];
     size_t npool;
     peer_metric metrics[METRIC_MAX];
@@ -350,6 +357,32 @@ int pc_peers_get(pc_peers *p, const char *peer, const char *base_url, const char
     }
     count(p, peer, rc == PC_OK ? (int)status : 0);
     return rc;
+}
+
+void pc_peers_mark_down(pc_peers *p, const char *hospital, bool down)
+{
+    pthread_mutex_lock(&p->mu);
+    size_t i = 0;
+    while (i < p->ndown && strcmp(p->down[i].peer, hospital) != 0)
+        i++;
+    if (i == p->ndown && down && p->ndown < PC_PEER_MAX) {
+        snprintf(p->down[i].peer, sizeof p->down[i].peer, "%s", hospital);
+        p->ndown++;
+    }
+    if (i < p->ndown)
+        p->down[i].at_ms = down ? pc_mono_ms() : 0;
+    pthread_mutex_unlock(&p->mu);
+}
+
+bool pc_peers_recently_down(pc_peers *p, const char *hospital, int64_t ms)
+{
+    bool r = false;
+    pthread_mutex_lock(&p->mu);
+    for (size_t i = 0; i < p->ndown; i++)
+        if (strcmp(p->down[i].peer, hospital) == 0)
+            r = p->down[i].at_ms != 0 && pc_mono_ms() - p->down[i].at_ms < ms;
+    pthread_mutex_unlock(&p->mu);
+    return r;
 }
 
 int pc_peers_render_metrics(pc_peers *p, pc_buf *out)

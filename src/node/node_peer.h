@@ -66,6 +66,11 @@ int pc_peers_get(pc_peers *p, const char *peer, const char *base_url, const char
                  const char *const *headers, size_t nheaders, int timeout_ms,
                  size_t max_body, pc_peer_reply *r, pc_error *err) PC_MUST_USE;
 
+/* Remember that hospital's node did not answer (now), or forget it. */
+void pc_peers_mark_down(pc_peers *p, const char *hospital, bool down);
+/* Did hospital's node fail to answer within the last ms milliseconds? */
+bool pc_peers_recently_down(pc_peers *p, const char *hospital, int64_t ms);
+
 /* Append parcha_peer_requests_total{peer,code} to out (Prometheus text). */
 int pc_peers_render_metrics(pc_peers *p, pc_buf *out) PC_MUST_USE;
 

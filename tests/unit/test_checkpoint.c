@@ -1,0 +1,243 @@
+/* Signed checkpoints (checkpoint.h): signature round trip and tamper
+ * detection, strict parsing of the wire object, and snapshots that see one
+ * consistent state while ledger.db changes underneath.
+ *
+ * Fixture: a ledger.db made by `parcha init` in a temp folder. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <cmocka.h>
+
+#include <sqlite3.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "parcha/checkpoint.h"
+#include "parcha/encode.h"
+#include "parcha/jcs.h"
+
+/* ---------------------------------------------------------------- fixture */
+
+static char dir[64];
+static char ledger_path[128];
+
+static int setup(void **state)
+{
+    (void)state;
+    if (pc_crypto_init() != 0)
+        return -1;
+    snprintf(dir, sizeof dir, "/tmp/parcha-ckpt-XXXXXX");
+    if (mkdtemp(dir) == NULL)
+        return -1;
+    char cmd[512];
+    snprintf(cmd, sizeof cmd, "%s/parcha init --data %s/net --network ck-net --hospitals 2 >/dev/null",
+             PARCHA_BINARY_DIR, dir);
+    if (system(cmd) != 0)
+        return -1;
+    snprintf(ledger_path, sizeof ledger_path, "%s/net/ledger.db", dir);
+    return 0;
+}
+
+static int teardown(void **state)
+{
+    (void)state;
+    char cmd[128];
+    snprintf(cmd, sizeof cmd, "rm -rf %s", dir);
+    return system(cmd) == 0 ? 0 : -1;
+}
+
+/* ---------------------------------------------------------------- helpers */
+
+static void sample(pc_checkpoint *cp)
+{
+    memset(cp, 0, sizeof *cp);
+    snprintf(cp->net, sizeof cp->net, "ck-net");
+    snprintf(cp->hospital, sizeof cp->hospital, "hospital-1");
+    cp->height = 1234;
+    for (int i = 0; i < 32; i++) {
+        cp->head[i] = (uint8_t)i;
+        cp->state[i] = (uint8_t)(255 - i);
+    }
+    cp->time = 1700000000000LL;
+}
+
+/* ---------------------------------------------------------------- cases */
+
+static void test_sign_verify_round_trip(void **state)
+{
+    (void)state;
+    pc_keypair kp, other;
+    assert_int_equal(pc_key_generate(&kp), 0);
+    assert_int_equal(pc_key_generate(&other), 0);
+    pc_checkpoint cp, back;
+    sample(&cp);
+    pc_error err;
+    assert_int_equal(pc_checkpoint_sign(&cp, &kp, &err), PC_OK);
+    assert_int_equal(pc_checkpoint_verify(&cp, kp.pk, &err), PC_OK);
+    assert_int_equal(pc_checkpoint_verify(&cp, other.pk, &err), PC_ECRYPTO);
+
+    json_t *j = pc_checkpoint_to_json(&cp);
+    assert_non_null(j);
+    assert_int_equal(pc_checkpoint_from_json(j, &back, &err), PC_OK);
+    assert_memory_equal(&cp, &back, sizeof cp);
+    assert_int_equal(pc_checkpoint_verify(&back, kp.pk, &err), PC_OK);
+
+    /* The signed bytes are JCS of the object without sig. */
+    json_object_del(j, "sig");
+    pc_buf a, b;
+    pc_buf_init(&a);
+    pc_buf_init(&b);
+    char *text = json_dumps(j, JSON_COMPACT | JSON_SORT_KEYS);
+    assert_int_equal(pc_jcs_from_text(text, strlen(text), &a, &err), PC_OK);
+    assert_int_equal(pc_checkpoint_canon(&cp, &b, &err), PC_OK);
+    assert_int_equal(a.len, b.len);
+    assert_memory_equal(a.data, b.data, a.len);
+    free(text);
+    pc_buf_free(&a);
+    pc_buf_free(&b);
+    json_decref(j);
+    pc_key_wipe(&kp);
+    pc_key_wipe(&other);
+}
+
+static void test_any_change_breaks_the_signature(void **state)
+{
+    (void)state;
+    pc_keypair kp;
+    assert_int_equal(pc_key_generate(&kp), 0);
+    pc_checkpoint cp, t;
+    sample(&cp);
+    pc_error err;
+    assert_int_equal(pc_checkpoint_sign(&cp, &kp, &err), PC_OK);
+    t = cp;
+    t.height++;
+    assert_int_equal(pc_checkpoint_verify(&t, kp.pk, &err), PC_ECRYPTO);
+    assert_non_null(strstr(err.msg, "does not verify"));
+    t = cp;
+    t.state[7] ^= 1;
+    assert_int_equal(pc_checkpoint_verify(&t, kp.pk, &err), PC_ECRYPTO);
+    t = cp;
+    t.head[0] ^= 0x80;
+    assert_int_equal(pc_checkpoint_verify(&t, kp.pk, &err), PC_ECRYPTO);
+    t = cp;
+    snprintf(t.hospital, sizeof t.hospital, "hospital-2");
+    assert_int_equal(pc_checkpoint_verify(&t, kp.pk, &err), PC_ECRYPTO);
+    t = cp;
+    t.time++;
+    assert_int_equal(pc_checkpoint_verify(&t, kp.pk, &err), PC_ECRYPTO);
+    t = cp;
+    t.sig[63] ^= 1;
+    assert_int_equal(pc_checkpoint_verify(&t, kp.pk, &err), PC_ECRYPTO);
+    pc_key_wipe(&kp);
+}
+
+static void test_parse_is_strict(void **state)
+{
+    (void)state;
+    pc_keypair kp;
+    assert_int_equal(pc_key_generate(&kp), 0);
+    pc_checkpoint cp, back;
+    sample(&cp);
+    pc_error err;
+    assert_int_equal(pc_checkpoint_sign(&cp, &kp, &err), PC_OK);
+    struct {
+        const char *field;
+        json_t *value; /* NULL: remove the field */
+        const char *msg;
+    } bad[] = {
+        {"extra", json_string("x"), "unknown field"},
+        {"v", json_integer(2), "checkpoint.v"},
+        {"height", json_integer(-1), "checkpoint.height"},
+        {"height", json_string("12"), "checkpoint.height"},
+        {"head", json_string("zz"), "checkpoint.head"},
+        {"state", NULL, "checkpoint.state"},
+        {"sig", json_string("not base64!"), "checkpoint.sig"},
+        {"hospital", json_string("x"), "checkpoint.hospital"},
+        {"time", json_real(1.5), "checkpoint.time"},
+    };
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+        json_t *j = pc_checkpoint_to_json(&cp);
+        if (bad[i].value != NULL)
+            json_object_set_new(j, bad[i].field, bad[i].value);
+        else
+            json_object_del(j, bad[i].field);
+        assert_int_equal(pc_checkpoint_from_json(j, &back, &err), PC_EINVAL);
+        assert_non_null(strstr(err.msg, bad[i].msg));
+        json_decref(j);
+    }
+    json_t *arr = json_array();
+    assert_int_equal(pc_checkpoint_from_json(arr, &back, &err), PC_EINVAL);
+    json_decref(arr);
+    pc_key_wipe(&kp);
+}
+
+static void test_snapshot_matches_the_ledger(void **state)
+{
+    (void)state;
+    pc_ledger *l = NULL;
+    pc_error err;
+    assert_int_equal(pc_ledger_open(ledger_path, PC_LEDGER_READONLY, &l, &err), PC_OK);
+    pc_head head, h2;
+    uint8_t st[32], direct[32];
+    assert_int_equal(pc_checkpoint_snapshot(l, &head, st, &err), PC_OK);
+    assert_true(head.has_genesis);
+    assert_int_equal(head.height, 0);
+    assert_int_equal(pc_ledger_head(l, &h2, &err), PC_OK);
+    assert_memory_equal(head.hash, h2.hash, 32);
+    assert_int_equal(pc_ledger_state_digest(l, direct, &err), PC_OK);
+    assert_memory_equal(st, direct, 32);
+    pc_ledger_close(l);
+}
+
+static void test_pinned_snapshot_ignores_later_writes(void **state)
+{
+    (void)state;
+    pc_ledger *l = NULL;
+    pc_error err;
+    assert_int_equal(pc_ledger_open(ledger_path, PC_LEDGER_READONLY, &l, &err), PC_OK);
+    uint8_t before[32], pinned[32], after[32];
+    assert_int_equal(pc_ledger_state_digest(l, before, &err), PC_OK);
+
+    pc_head head;
+    assert_int_equal(pc_checkpoint_pin(l, &head, &err), PC_OK);
+    /* Another connection changes the state while the snapshot is pinned. */
+    sqlite3 *db = NULL;
+    assert_int_equal(sqlite3_open(ledger_path, &db), SQLITE_OK);
+    sqlite3_busy_timeout(db, 5000);
+    assert_int_equal(sqlite3_exec(db, "UPDATE hospitals SET name = name || ' (altered)'", NULL, NULL, NULL),
+                     SQLITE_OK);
+    assert_int_equal(pc_checkpoint_digest(l, pinned, &err), PC_OK);
+    assert_memory_equal(pinned, before, 32);
+
+    /* Unpinned, a new snapshot sees the change. */
+    pc_head h2;
+    assert_int_equal(pc_checkpoint_snapshot(l, &h2, after, &err), PC_OK);
+    assert_memory_not_equal(after, before, 32);
+    assert_int_equal(sqlite3_exec(db, "UPDATE hospitals SET name = replace(name, ' (altered)', '')", NULL, NULL,
+                                  NULL),
+                     SQLITE_OK);
+    sqlite3_close(db);
+    assert_int_equal(pc_checkpoint_snapshot(l, &h2, after, &err), PC_OK);
+    assert_memory_equal(after, before, 32);
+
+    /* Unpin without a digest leaves the handle usable. */
+    assert_int_equal(pc_checkpoint_pin(l, &head, &err), PC_OK);
+    pc_checkpoint_unpin(l);
+    assert_int_equal(pc_ledger_head(l, &h2, &err), PC_OK);
+    pc_ledger_close(l);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_sign_verify_round_trip),
+        cmocka_unit_test(test_any_change_breaks_the_signature),
+        cmocka_unit_test(test_parse_is_strict),
+        cmocka_unit_test(test_snapshot_matches_the_ledger),
+        cmocka_unit_test(test_pinned_snapshot_ignores_later_writes),
+    };
+    return cmocka_run_group_tests(tests, setup, teardown);
+}
