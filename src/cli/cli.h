@@ -35,6 +35,7 @@ int cli_cmd_show(int argc, char **argv);
 int cli_cmd_status(int argc, char **argv);
 int cli_cmd_demo(int argc, char **argv);
 int cli_cmd_devnet(int argc, char **argv);
+int cli_cmd_consortium_audit(int argc, char **argv);
 
 /* Parse argv for command `name` (e.g. "consent grant") with opts, allowing
  * min_pos..max_pos positional words. Prints help (to stdout) and returns 0 on

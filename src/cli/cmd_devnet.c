@@ -264,14 +264,20 @@ static int spawn(char *const argv[], const char *logpath, pid_t *pid, pc_error *
 
 /* Is pid still the process described by entry (its "argv")? True only if
  * it is alive (not a zombie), its first word is the same program and one of
- * its words lies inside dir. A child of ours that ended is reaped here. */
+ * its words lies inside dir; or if it is a living child of this command. A
+ * child of ours that ended is reaped here. */
 static bool proc_is_ours(pid_t pid, const json_t *entry, const char *dir)
 {
     if (pid <= 0)
         return false;
+    /* A child of this very command (started by up or start) is judged by
+     * waitpid alone: between fork and exec its cmdline is still ours. */
     int st;
-    if (waitpid(pid, &st, WNOHANG) == pid)
+    pid_t child = waitpid(pid, &st, WNOHANG);
+    if (child == pid)
         return false;
+    if (child == 0)
+        return true;
     char path[64], buf[8192];
     snprintf(path, sizeof path, "/proc/%ld/stat", (long)pid);
     FILE *f = fopen(path, "r");

@@ -22,6 +22,7 @@ static const command COMMANDS[] = {
     {"history", cli_cmd_history, "show a patient's timeline, decrypting what the key may read"},
     {"export", cli_cmd_export, "export every readable record as one FHIR R4 Bundle"},
     {"access-log", cli_cmd_access_log, "who read a patient's records, and on what basis"},
+    {"audit", cli_cmd_consortium_audit, "compare every node's signed checkpoints (divergence alarm)"},
     {"emergency", cli_cmd_emergency, "open an emergency (break-glass) access window"},
     {"verify", cli_cmd_verify, "re-check every block of a ledger.db (offline)"},
     {"show", cli_cmd_show, "show a block or a transaction with its Merkle proof"},

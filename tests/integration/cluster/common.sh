@@ -160,3 +160,16 @@ free_port() {
   done
   return 1
 }
+
+# takes_writes ID [ACKED]: the node acknowledges writes again within 30 s
+# (a node that has just caught up or healed refuses with 503 for a few
+# seconds; a client retries). Acknowledged txids go to ACKED when given.
+takes_writes() {
+  local i extra=()
+  [ -n "${2:-}" ] && extra=(--acked "$2")
+  for i in $(seq 1 60); do
+    "$PARCHA" devnet load --dir "$DN" --node "$1" --count 5 "${extra[@]}" >/dev/null 2>&1 && return 0
+    sleep 0.5
+  done
+  return 1
+}
