@@ -25,6 +25,7 @@
 #include "parcha/encode.h"
 #include "parcha/httpsig.h"
 #include "parcha/vault.h"
+#include "store/ledger_internal.h"
 
 static uint32_t meta_value(const char *dir, const char *key, uint32_t dflt)
 {
@@ -141,6 +142,8 @@ int main(int argc, char **argv)
 
     /* 1. Timeline. */
     double *lt = calloc((size_t)iters, sizeof *lt), *lq = calloc((size_t)iters, sizeof *lq);
+    double *lx = calloc((size_t)iters, sizeof *lx);
+    int same = -1;
     json_t *first = NULL;
     size_t got = 0, bytes = 0;
     for (int i = 0; i < iters; i++) {
@@ -156,6 +159,18 @@ int main(int argc, char **argv)
         if (text == NULL)
             return 1;
         bytes = strlen(text);
+        /* The same timeline written as text directly (no jansson tree). */
+        pc_buf direct;
+        pc_buf_init(&direct);
+        double x0 = bw_now();
+        if (pc_ledger_timeline_text(rl, w.pat[0].pk, 0, &direct, &err) != PC_OK) {
+            fprintf(stderr, "bench_query: timeline text: %s\n", err.msg);
+            return 1;
+        }
+        lx[i] = (bw_now() - x0) * 1000;
+        if (same < 0)
+            same = direct.len == bytes && memcmp(direct.data, text, bytes) == 0;
+        pc_buf_free(&direct);
         free(text);
         got = json_array_size(json_object_get(tl, "records"));
         if (first == NULL)
@@ -171,6 +186,15 @@ int main(int argc, char **argv)
            " (query alone p50 %.2f ms, p99 %.2f ms; %d queries)\n",
            got, bytes, bw_quantile(lt, (size_t)iters, 0.5), bw_quantile(lt, (size_t)iters, 0.99),
            bw_quantile(lq, (size_t)iters, 0.5), bw_quantile(lq, (size_t)iters, 0.99), iters);
+    printf("timeline of %zu records written as JSON text directly (pc_ledger_timeline_text,"
+           " %s json_dumps): p50 %.2f ms, p99 %.2f ms\n", got,
+           same == 1 ? "byte-identical to" : "DIFFERENT from",
+           bw_quantile(lx, (size_t)iters, 0.5), bw_quantile(lx, (size_t)iters, 0.99));
+    if (same != 1) {
+        fprintf(stderr, "bench_query: pc_ledger_timeline_text differs from json_dumps\n");
+        return 1;
+    }
+    free(lx);
     if (nrec > 0 && got != nrec)
         fprintf(stderr, "bench_query: warning: expected %u records, got %zu\n", nrec, got);
 
