@@ -51,6 +51,7 @@ etcd --name "$NEW" --data-dir "$ND/etcd" \
 PIDS+=("$!")
 for i in $(seq 1 300); do curl -s -m 1 "http://127.0.0.1:$EC/health" | grep -q true && break; sleep 0.1; done
 check "the new etcd member is healthy" bash -c "curl -s http://127.0.0.1:$EC/health | grep -q true"
+curl -s "http://127.0.0.1:$EC/health" | grep -q true || tail -5 "$ND/etcd.log"
 check "the cluster has four members" test "$("${E[@]}" member list | wc -l)" = 4
 
 cp "$(node_dir $A)/genesis.bin" "$ND/"

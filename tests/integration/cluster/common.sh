@@ -145,13 +145,16 @@ running() {
   [ -n "$s" ] && [ "$s" != Z ] && [ "$s" != X ]
 }
 
-# free_port: a TCP port on 127.0.0.1 that nothing listens on now (random in
-# 20000..59999, checked by connecting; not used before by this test).
+# free_port: a TCP port on 127.0.0.1 that nothing listens on now, random
+# below the kernel's ephemeral range (so that another test asking the kernel
+# for a free port cannot be handed it), checked by connecting.
 USED_PORTS=" "
+EPHEMERAL_LOW=$(cut -f1 /proc/sys/net/ipv4/ip_local_port_range 2>/dev/null || echo 32768)
+[ "$EPHEMERAL_LOW" -gt 21000 ] 2>/dev/null || EPHEMERAL_LOW=32768
 free_port() {
   local p i
   for i in $(seq 1 200); do
-    p=$((20000 + RANDOM % 40000))
+    p=$((20000 + RANDOM % (EPHEMERAL_LOW - 20000)))
     case $USED_PORTS in *" $p "*) continue;; esac
     if ! (exec 3<>"/dev/tcp/127.0.0.1/$p") 2>/dev/null; then
       USED_PORTS="$USED_PORTS$p "
