@@ -4,7 +4,10 @@
 # at all three nodes at once. Afterwards every node reports the same height
 # and head in /v1/status, every acknowledged transaction is committed once
 # with verdict ok everywhere, and the chains are identical block by block.
-# Also checks that `parcha devnet down` stops exactly what it started.
+# A patient's records kept at other hospitals are read through one node
+# (forwarded to the custodians), and shown as unavailable while their
+# custodian is down. Also checks that `parcha devnet down` stops exactly what
+# it started.
 source "$(dirname "$0")/lib.sh"
 source "$(dirname "$0")/cluster/common.sh"
 
@@ -24,6 +27,27 @@ HH=$(wait_converged 90) && ok "all nodes report the same height and head: $HH" \
 check "every acknowledged transaction is committed (ok) at every node" acked_everywhere "$TMP/acked"
 for id in $(node_ids); do check "$id stores each transaction once, all ok" once_each "$id"; done
 check "the chains are identical block by block" chains_identical
+
+# The demo's records live at their custodians: a patient reading through
+# City General's node gets the other hospitals' records forwarded to their
+# nodes; with one custodian down, its records say so and the rest still show.
+K=$(jq -r '.patients[0].key_file' "$DN/demo-keys/index.json")
+HID=$(jq -r '.patients[0].health_id' "$DN/demo-keys/index.json")
+hist() {
+  "$PARCHA" history --json --node "$(node_url city-general)" --patient "$HID" --key "$K" \
+    --pass-file "${K%.key}.pass" 2>/dev/null
+}
+count() { hist | jq "[.records[] | select($1)] | length"; }
+FAR=$(hist | jq -r '[.records[].record.custodian | select(. != "city-general")][0] // empty')
+check "patient 0 has records kept by another hospital ($FAR)" test -n "$FAR"
+check "they are read through City General's node and decrypted" \
+  test "$(count ".record.custodian == \"$FAR\" and .status == \"ok\"")" -gt 0
+"$PARCHA" devnet stop --dir "$DN" --node "$FAR" >/dev/null
+check "with $FAR's node down its records are unavailable" \
+  test "$(count ".record.custodian == \"$FAR\" and .status != \"unavailable\"")" = 0
+check "and City General's own records still show" \
+  test "$(count ".record.custodian == \"city-general\" and .status == \"ok\"")" -gt 0
+"$PARCHA" devnet start --dir "$DN" --node "$FAR" >/dev/null || bad "$FAR did not restart"
 
 # down stops exactly what up started: a process whose pid is recorded but
 # that is not ours is left alone.
