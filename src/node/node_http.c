@@ -365,7 +365,9 @@ static bool submit_wait(pc_http *h, struct MHD_Connection *c, pc_tx *tx, bool wa
          * (a 503 that says why) rather than answer a bare 504. */
         state = pc_mempool_wait(mp, w, PC_MP_COMMITTED, deadline + PC_NODE_SUBMIT_GRACE_MS);
     }
-    if (state < PC_MP_COMMITTED && (wait || state < PC_MP_QUEUED)) {
+    if (state < PC_MP_COMMITTED) {
+        /* The waiter lives on this thread's stack: unhook it before returning,
+         * also when answering 202 for a transaction still in the mempool. */
         pc_mempool_detach(mp, w);
         state = w->state; /* stable now */
     }

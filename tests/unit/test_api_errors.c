@@ -19,6 +19,7 @@
 #include <unistd.h>
 
 #include "node_fixture.h"
+#include "parcha/encode.h"
 
 /* ---- fixture ---- */
 
@@ -232,6 +233,39 @@ static void test_half_request_client_leaves(void **state)
     free(text);
 }
 
+/* ?wait=0 answers 202 at once; the transaction still commits, and the
+ * answered request leaves nothing behind that the commit could touch. */
+static void test_wait0_then_commit(void **state)
+{
+    enum { N = 20 };
+    char paths[N][96];
+    for (int i = 0; i < N; i++) {
+        uint8_t txid[32];
+        char *text = valid_tx("badnet", pc_now_ms(), txid);
+        reply r;
+        request("POST", "/v1/tx?wait=0", text, strlen(text), &r);
+        assert_int_equal(r.status, 202);
+        assert_string_equal(json_string_value(json_object_get(r.json, "status")), "pending");
+        reply_free(&r);
+        free(text);
+        char hex[65];
+        snprintf(paths[i], sizeof paths[i], "/v1/tx/%s", pc_hex_encode(hex, sizeof hex, txid, 32));
+    }
+    for (int i = 0; i < N; i++) {
+        int committed = 0;
+        for (int tries = 0; tries < 400 && !committed; tries++) {
+            reply r;
+            request("GET", paths[i], NULL, 0, &r);
+            committed = r.status == 200 &&
+                        strcmp(json_string_value(json_object_get(r.json, "status")), "committed") == 0;
+            reply_free(&r);
+            if (!committed)
+                usleep(25000);
+        }
+        assert_true(committed);
+    }
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -242,6 +276,7 @@ int main(void)
         cmocka_unit_test(test_network_and_time),
         cmocka_unit_test(test_oversize_routes_methods),
         cmocka_unit_test(test_half_request_client_leaves),
+        cmocka_unit_test(test_wait0_then_commit),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
 }
