@@ -151,6 +151,10 @@ static int do_request(cli_client *c, const char *method, const char *path,
     curl_easy_setopt(h, CURLOPT_TIMEOUT, 60L);
     curl_easy_setopt(h, CURLOPT_NOSIGNAL, 1L);
     curl_easy_setopt(h, CURLOPT_USERAGENT, "parcha-cli/1");
+    /* Nodes on HTTPS with the consortium's own CA (docs/security.md). */
+    const char *cacert = getenv("PARCHA_CACERT");
+    if (cacert != NULL && cacert[0] != '\0')
+        curl_easy_setopt(h, CURLOPT_CAINFO, cacert);
     list = curl_slist_append(list, "Accept: application/json");
     list = curl_slist_append(list, "Expect:");
     if (body != NULL) {

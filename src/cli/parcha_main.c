@@ -44,7 +44,9 @@ static void usage(FILE *f)
         fprintf(f, "  %-11s %s\n", c->name, c->summary);
     fputs("\n"
           "Commands that talk to a node use --node URL, else $PARCHA_NODE, else\n"
-          "http://127.0.0.1:8080. Commands that return data accept --json.\n"
+          "http://127.0.0.1:8080 (for an HTTPS node signed by the consortium's\n"
+          "own CA, set $PARCHA_CACERT to the CA file). Commands that return data\n"
+          "accept --json.\n"
           "\n"
           "Start here:  parcha demo --data ./demo && parchad --data ./demo\n",
           f);
