@@ -59,6 +59,12 @@ typedef struct hosted_key {
 /* One of our proposals between submit and apply. */
 typedef struct own_prop {
     struct own_prop *next;
+    /* Two owners, counted under omu: the proposer until submit() returned,
+     * and the FIFO until delivery applied it (or the proposer took it out
+     * again). Delivery may come before submit() returns (a put retried
+     * after an ambiguous failure), and submit() still reads `wire` then; the
+     * last owner frees. */
+    int refs;
     pc_proposal p;
     pc_buf wire;
 } own_prop;
@@ -512,8 +518,28 @@ static int seq_next(pc_node *n, uint64_t *seq, pc_error *err)
 
 /* ---- proposer ---- */
 
-/* Remove op from the own FIFO (it was never delivered). */
-static void own_remove(pc_node *n, own_prop *op)
+static void own_free(own_prop *op)
+{
+    if (op == NULL)
+        return;
+    pc_proposal_free(&op->p);
+    pc_buf_free(&op->wire);
+    free(op);
+}
+
+/* Drop one owner's reference; the last frees. */
+static void own_unref(pc_node *n, own_prop *op)
+{
+    pthread_mutex_lock(&n->omu);
+    int left = --op->refs;
+    pthread_mutex_unlock(&n->omu);
+    if (left == 0)
+        own_free(op);
+}
+
+/* Take op out of the own FIFO if delivery has not taken it. Returns true if
+ * it was still there (its FIFO reference is then dropped here). */
+static bool own_remove(pc_node *n, own_prop *op)
 {
     pthread_mutex_lock(&n->omu);
     own_prop **pp = &n->ohead;
@@ -522,23 +548,17 @@ static void own_remove(pc_node *n, own_prop *op)
         prev = *pp;
         pp = &(*pp)->next;
     }
-    if (*pp == op) {
+    bool found = *pp == op;
+    if (found) {
         *pp = op->next;
         if (n->otail == op)
             n->otail = prev;
         n->ninflight--;
+        op->refs--;
         pthread_cond_broadcast(&n->ocv);
     }
     pthread_mutex_unlock(&n->omu);
-}
-
-static void own_free(own_prop *op)
-{
-    if (op == NULL)
-        return;
-    pc_proposal_free(&op->p);
-    pc_buf_free(&op->wire);
-    free(op);
+    return found;
 }
 
 /* Propose one batch. Failures are reported to the batch's waiters. */
@@ -573,6 +593,7 @@ static void propose(pc_node *n, pc_tx *txs, size_t ntx)
     }
     /* Into the FIFO before submit: delivery may come before submit returns. */
     pthread_mutex_lock(&n->omu);
+    op->refs = 2;
     if (n->otail != NULL)
         n->otail->next = op;
     else
@@ -611,12 +632,19 @@ static void propose(pc_node *n, pc_tx *txs, size_t ntx)
         }
     }
     if (rc != PC_OK) {
-        own_remove(n, op);
-        pc_mempool_failed(n->mp, op->p.txs, op->p.ntx, PC_EUNAVAIL, werr.msg);
-        own_free(op);
-        atomic_fetch_add(&n->metrics.proposals_failed, 1);
+        if (own_remove(n, op)) {
+            pc_mempool_failed(n->mp, op->p.txs, op->p.ntx, PC_EUNAVAIL, werr.msg);
+            atomic_fetch_add(&n->metrics.proposals_failed, 1);
+        } else {
+            /* The orderer gave up on an attempt, but an earlier one was
+             * ordered and delivered: the block decides, not this error. */
+            pc_node_log("info", "proposal %" PRIu64 " was delivered although the orderer reported %s",
+                        seq, pc_strerror(rc));
+        }
+        own_unref(n, op);
         return;
     }
+    own_unref(n, op);
     orderer_up(n);
     atomic_fetch_add(&n->metrics.proposals_submitted, 1);
 }
@@ -732,11 +760,13 @@ static int apply_wire(pc_node *n, uint64_t pos, const uint8_t *data, size_t len,
     }
 
     if (op != NULL) {
-        own_free(op);
         pthread_mutex_lock(&n->omu);
         n->ninflight--;
+        int left = --op->refs;
         pthread_cond_broadcast(&n->ocv);
         pthread_mutex_unlock(&n->omu);
+        if (left == 0)
+            own_free(op);
     } else {
         pc_proposal_free(&decoded);
     }
