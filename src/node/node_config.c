@@ -88,6 +88,7 @@ int pc_node_config_args(pc_node_config *c, int argc, char **argv, pc_error *err)
     c->peer_timeout_ms = 5000;
     c->peer_read_timeout_ms = 6000;
     c->retention_margin = 2000;
+    c->retention_max_lag = 100000;
     c->retention_interval_ms = 10000;
     c->publish_interval_ms = 2000;
     c->publish_every_blocks = 100;
@@ -449,6 +450,10 @@ static int load_cluster(pc_node_config *c, const json_t *j, pc_error *err)
         return PC_EINVAL;
     c->peer_read_timeout_ms = (int)x;
     if (ret != NULL) {
+        long long lag = (long long)c->retention_max_lag;
+        if (opt_int(ret, "max_lag", "retention.", 0, 1000000000000LL, &lag, err) != PC_OK)
+            return PC_EINVAL;
+        c->retention_max_lag = (uint64_t)lag;
         long long m = (long long)c->retention_margin, iv = c->retention_interval_ms,
                   pi = c->publish_interval_ms, pb = (long long)c->publish_every_blocks;
         if (opt_int(ret, "margin", "retention.", 0, 1000000000000LL, &m, err) != PC_OK ||

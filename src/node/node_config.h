@@ -51,6 +51,7 @@ typedef struct pc_node_config {
 
     /* Retention of etcd's window (etcd orderer only). */
     uint64_t retention_margin;   /* revisions kept below the lowest applied */
+    uint64_t retention_max_lag;  /* positions further behind are not counted (0 = all) */
     int retention_interval_ms;   /* how often to compact (0 = never) */
     int publish_interval_ms;     /* publish the applied position at most this often */
     uint64_t publish_every_blocks; /* ... or after this many blocks */

@@ -74,6 +74,7 @@ static void test_defaults(void **state)
     assert_int_equal(c.peer_timeout_ms, 5000);
     assert_int_equal(c.peer_read_timeout_ms, 6000);
     assert_int_equal(c.retention_margin, 2000);
+    assert_int_equal(c.retention_max_lag, 100000);
     assert_int_equal(c.retention_interval_ms, 10000);
     assert_int_equal(c.publish_every_blocks, 100);
     assert_int_equal(c.ckpt_every_blocks, 100);
@@ -102,7 +103,7 @@ static void test_everything_set(void **state)
              "\"peer_tls\":{\"cacert\":\"pki/ca.crt\"},"
              "\"peers\":{\"h2\":\"https://10.0.0.2:8443/\"},\"peer_timeout_ms\":1000,"
              "\"peer_read_timeout_ms\":9000,"
-             "\"retention\":{\"margin\":50,\"interval_ms\":0,\"publish_interval_ms\":500,"
+             "\"retention\":{\"margin\":50,\"max_lag\":0,\"interval_ms\":0,\"publish_interval_ms\":500,"
              "\"publish_every_blocks\":7},"
              "\"checkpoints\":{\"every_blocks\":10,\"interval_ms\":0,\"keep\":5},\"catchup\":{\"batch\":3}}",
              abs);
@@ -124,6 +125,7 @@ static void test_everything_set(void **state)
     assert_int_equal(c.peer_timeout_ms, 1000);
     assert_int_equal(c.peer_read_timeout_ms, 9000);
     assert_int_equal(c.retention_margin, 50);
+    assert_int_equal(c.retention_max_lag, 0);
     assert_int_equal(c.retention_interval_ms, 0);
     assert_int_equal(c.publish_interval_ms, 500);
     assert_int_equal(c.publish_every_blocks, 7);
@@ -159,6 +161,7 @@ static void test_bad_values_are_named(void **state)
         {"{" BASE "},\"peers\":{\"Bad Id\":\"http://x\"}}", "not a hospital id"},
         {"{" BASE "},\"peer_timeout_ms\":10}", "peer_timeout_ms"},
         {"{" BASE "},\"retention\":{\"margin\":-1}}", "retention.margin"},
+        {"{" BASE "},\"retention\":{\"max_lag\":\"big\"}}", "retention.max_lag"},
         {"{" BASE "},\"retention\":{\"publish_every_blocks\":0}}", "retention.publish_every_blocks"},
         {"{" BASE "},\"checkpoints\":{\"keep\":0}}", "checkpoints.keep"},
         {"{" BASE "},\"checkpoints\":{\"every_blocks\":1.5}}", "checkpoints.every_blocks"},
