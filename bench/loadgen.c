@@ -546,6 +546,21 @@ static double node_start(node *nd)
     }
 }
 
+/* False (and the node's log tail on stderr) if parchad has exited. */
+static int node_alive(node *nd)
+{
+    int st;
+    if (nd->pid > 0 && waitpid(nd->pid, &st, WNOHANG) == 0)
+        return 1;
+    char cmd[600];
+    fprintf(stderr, "loadgen: parchad has exited; the end of its log:\n");
+    snprintf(cmd, sizeof cmd, "tail -20 '%s/parchad.log' >&2", nd->dir);
+    if (strchr(nd->dir, '\'') == NULL && system(cmd) != 0)
+        fprintf(stderr, "(no log)\n");
+    nd->pid = 0;
+    return 0;
+}
+
 /* SIGTERM and wait; returns seconds to exit, or -1. */
 static double node_stop(node *nd)
 {
@@ -726,7 +741,10 @@ static hreq *mix_reqs(bw_world *w, size_t n)
         free(all);
         return NULL;
     }
-    w->clock = pc_now_ms();
+    /* Stamped 4 minutes ahead: the node accepts a time within 5 minutes of
+     * its clock either way, so pre-signed transactions stay valid from 1 to
+     * 9 minutes after signing, long enough for a million on a slow machine. */
+    w->clock = pc_now_ms() + (n > 50000 ? 240000 : 0);
     for (size_t done = 0; done < n;) {
         size_t k = n - done < w->block_cap ? n - done : w->block_cap;
         hreq *part;
@@ -964,6 +982,8 @@ int main(int argc, char **argv)
         goto out;
     double el = engine_run(&e, r, o.txs, 0, st, lat);
     engine_close(&e);
+    if (!node_alive(&nd))
+        goto out;
     long long after = node_txs(nd.port);
     size_t ok;
     double p50, p99;
@@ -996,6 +1016,8 @@ int main(int argc, char **argv)
         goto out;
     el = engine_run(&e, r, nh, rate, st, lat);
     engine_close(&e);
+    if (!node_alive(&nd))
+        goto out;
     stats(st, lat, nh, 200, &ok, &p50, &p99);
     status_summary(st, nh, summary, sizeof summary);
     printf("half load (%.0f tx/s offered, %.0f answered/s, answers: %s): commit latency p50 %.1f ms, p99 %.1f ms\n",

@@ -5,7 +5,8 @@
 #   bench/run.sh [--quick] [--keep]
 #
 # Builds a Release tree in build-bench-release (override with
-# PARCHA_BENCH_BUILD), then runs:
+# PARCHA_BENCH_BUILD; extra cmake arguments in PARCHA_BENCH_CMAKE_ARGS), then
+# runs:
 #   bench_apply   the ledger's apply path on a chain it builds (1M tx; --quick 20k)
 #   bench_query   timeline and content-read paths on that chain, ledger open
 #   bench_verify  `parcha verify` (pc_ledger_verify) on that chain, 2 threads
@@ -28,12 +29,18 @@ done
 
 work=$(mktemp -d /tmp/parcha-bench-run-XXXXXX)
 log=$work/run.log
-cleanup() { if [ "$keep" = 0 ]; then rm -rf "$work/chain" "$work/node"; fi; }
+ok=0
+cleanup() { if [ "$keep" = 0 ] && [ "$ok" = 1 ]; then rm -rf "$work/chain" "$work/node"; fi; }
 trap cleanup EXIT
-fail() { echo "bench/run.sh: $1 failed; last lines of $log:" >&2; tail -20 "$log" >&2; exit 1; }
+fail() {
+  echo "bench/run.sh: $1 failed; files kept in $work; last lines of $log:" >&2
+  tail -20 "$log" >&2
+  exit 1
+}
 
 t0=$(date +%s)
-{ cmake -S "$src" -B "$build" -DCMAKE_BUILD_TYPE=Release -DPARCHA_TESTS=OFF &&
+# shellcheck disable=SC2086
+{ cmake -S "$src" -B "$build" -DCMAKE_BUILD_TYPE=Release -DPARCHA_TESTS=OFF ${PARCHA_BENCH_CMAKE_ARGS:-} &&
   cmake --build "$build" -j"$(nproc)" --target bench_apply bench_query bench_verify loadgen parchad
 } >"$log" 2>&1 || fail "the Release build"
 echo "build: Release in $build ($(( $(date +%s) - t0 )) s)"
@@ -70,4 +77,5 @@ show <"$work/verify.out"
   >"$work/loadgen.out" 2>>"$log" || fail loadgen
 show <"$work/loadgen.out"
 echo "total time: $(( $(date +%s) - t0 )) s; details in $log"
+ok=1
 echo "$tps_line"
