@@ -22,6 +22,7 @@
 
 #define FILE_MAX ((size_t)64 * 1024 * 1024)
 #define TAKE_WAIT_MS 30000
+#define TAKE_MIN_GAP_MS 1000
 
 struct pc_ckpts {
     pc_node *n;
@@ -291,6 +292,17 @@ int pc_ckpts_take(pc_ckpts *c, pc_checkpoint *out, pc_error *err)
     if (c->stopping) {
         pthread_mutex_unlock(&c->mu);
         return pc_error_set(err, PC_EUNAVAIL, "the node is stopping");
+    }
+    /* At most one fresh snapshot per TAKE_MIN_GAP_MS for everyone asking (a
+     * digest reads the whole state): a newer one at the head is answered. */
+    if (c->nlist > 0 && pc_now_ms() - c->list[c->nlist - 1].time < TAKE_MIN_GAP_MS) {
+        pc_head h;
+        pc_node_head(c->n, &h);
+        if (c->list[c->nlist - 1].height == h.height) {
+            *out = c->list[c->nlist - 1];
+            pthread_mutex_unlock(&c->mu);
+            return PC_OK;
+        }
     }
     uint64_t mine = ++c->requested;
     pthread_cond_broadcast(&c->cv);
