@@ -178,6 +178,18 @@ pc_orderer *pc_node_orderer_acquire(pc_node *n)
     return o;
 }
 
+/* As pc_node_orderer_acquire, but NULL at once while the orderer is being
+ * swapped (for status pages, which must not wait). */
+static pc_orderer *orderer_try_acquire(pc_node *n)
+{
+    pthread_mutex_lock(&n->gmu);
+    pc_orderer *o = !n->gate_closing && n->orderer_started ? n->orderer : NULL;
+    if (o != NULL)
+        n->gate_users++;
+    pthread_mutex_unlock(&n->gmu);
+    return o;
+}
+
 void pc_node_orderer_release(pc_node *n, pc_orderer *o)
 {
     if (o == NULL)
@@ -261,7 +273,7 @@ int pc_node_writable(pc_node *n, pc_error *err)
 
 void pc_node_health_tick(pc_node *n)
 {
-    pc_orderer *o = pc_node_orderer_acquire(n);
+    pc_orderer *o = orderer_try_acquire(n);
     pc_etcd_stats st;
     bool have = o != NULL && pc_etcd_get_stats(o, &st) == PC_OK;
     pc_node_orderer_release(n, o);
@@ -294,7 +306,7 @@ void pc_node_ordering(pc_node *n, pc_node_ordering_info *out)
     out->down_s = n->down_since_ms ? (pc_mono_ms() - n->down_since_ms) / 1000 : -1;
     snprintf(out->last_error, sizeof out->last_error, "%s", n->down_msg);
     pthread_mutex_unlock(&n->dmu);
-    pc_orderer *o = pc_node_orderer_acquire(n);
+    pc_orderer *o = orderer_try_acquire(n);
     out->running = o != NULL;
     pc_etcd_stats st;
     if (o != NULL && pc_etcd_get_stats(o, &st) == PC_OK) {
