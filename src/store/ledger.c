@@ -1568,7 +1568,16 @@ int pc_ledger_block_proposal(pc_ledger *l, uint64_t height, pc_buf *wire,
 
 /* One block of verify's pipeline: loaded from the stored rows, its
  * signatures being checked by a verifier thread. */
+/* Where verify's loader reads stored blocks: its own read handle, used only
+ * by the one loader thread alive at a time. */
+typedef struct vsource {
+    pc_ledger *l;
+    sqlite3_stmt *blk, *txq;
+} vsource;
+
 typedef struct vslot {
+    const vsource *src;
+    uint64_t height;
     pc_proposal p;
     uint64_t pos;
     uint8_t hash[32];
@@ -1582,23 +1591,30 @@ typedef struct vslot {
     int threads;
 } vslot;
 
-static void *vslot_verify(void *arg)
+/* Load block v->height from its stored rows and check its signatures. */
+static void *vslot_load(void *arg)
 {
     vslot *v = arg;
-    pc_proposal_verify_txs(&v->p, v->threads);
+    pc_buf_init(&v->header);
+    v->rc = load_block(v->src->l, v->src->blk, v->src->txq, v->height, &v->p, &v->pos,
+                       v->hash, &v->header, &v->verdicts, &v->err);
+    v->loaded = v->rc == PC_OK;
+    if (v->loaded)
+        pc_proposal_verify_txs(&v->p, v->threads);
     return NULL;
 }
 
-/* Start checking v's signatures in the background (inline if no thread). */
-static void vslot_start(vslot *v, int threads)
+/* Load and check block `height` into v in the background (inline if no
+ * thread can be started). */
+static void vslot_start(vslot *v, const vsource *src, uint64_t height, int threads)
 {
+    v->src = src;
+    v->height = height;
     v->threads = threads > 0 ? threads : 1;
-    if (!v->loaded)
-        return;
-    if (pthread_create(&v->thread, NULL, vslot_verify, v) == 0)
+    if (pthread_create(&v->thread, NULL, vslot_load, v) == 0)
         v->running = 1;
     else
-        pc_proposal_verify_txs(&v->p, v->threads);
+        vslot_load(v);
 }
 
 static void vslot_join(vslot *v)
@@ -1672,7 +1688,6 @@ int pc_ledger_verify(const char *path, int threads, pc_progress_fn progress,
                      void *ctx, uint64_t *nblocks, uint64_t *ntx, pc_error *err)
 {
     pc_ledger *src = NULL, *fresh = NULL;
-    sqlite3_stmt *blk = NULL, *txq = NULL;
     char tmpl[] = "/tmp/parcha-verify-XXXXXX";
     char tmpdb[sizeof tmpl + 16] = "";
     *nblocks = *ntx = 0;
@@ -1696,36 +1711,32 @@ int pc_ledger_verify(const char *path, int threads, pc_progress_fn progress,
     if (rc != PC_OK)
         goto done;
     fresh->verify_threads = threads > 0 ? threads : 1;
-    blk = prep(src, "SELECT hash, header, proposal, proposal_sig, pos, first_tx, ntx"
-                    " FROM blocks WHERE height = ?", err);
-    txq = prep(src, "SELECT canon, sigs, verdict FROM txs WHERE seq >= ? AND seq < ? ORDER BY seq", err);
-    if (blk == NULL || txq == NULL) {
-        rc = PC_EIO;
+    /* Pipeline: while the main thread checks and replays block h, a loader
+     * thread reads block h+1 from its own handle, parses it and verifies its
+     * signatures on `threads` threads, so both cores stay busy; apply then
+     * finds those transactions marked sigs_checked. Blocks are still replayed
+     * strictly in order and the first bad one is named. */
+    vsource vs = {NULL, NULL, NULL};
+    rc = pc_ledger_open(path, PC_LEDGER_READONLY, &vs.l, err);
+    if (rc != PC_OK)
         goto done;
+    vs.blk = prep(vs.l, "SELECT hash, header, proposal, proposal_sig, pos, first_tx, ntx"
+                        " FROM blocks WHERE height = ?", err);
+    vs.txq = prep(vs.l, "SELECT canon, sigs, verdict FROM txs WHERE seq >= ? AND seq < ?"
+                        " ORDER BY seq", err);
+    if (vs.blk == NULL || vs.txq == NULL) {
+        rc = PC_EIO;
+        goto done_vs;
     }
-    /* Pipeline: while the main thread checks and replays block h, the
-     * signatures of block h+1 are verified on `threads` threads (a verifier
-     * thread running pc_proposal_verify_txs), so both cores stay busy; apply
-     * then finds those transactions marked sigs_checked. Blocks are still
-     * replayed strictly in order and the first bad one is named. */
     vslot slot[2];
     memset(slot, 0, sizeof slot);
     int cur = 0;
-    slot[0].rc = load_block(src, blk, txq, 0, &slot[0].p, &slot[0].pos, slot[0].hash,
-                            &slot[0].header, &slot[0].verdicts, &slot[0].err);
-    slot[0].loaded = slot[0].rc == PC_OK;
-    vslot_start(&slot[0], threads);
+    vslot_start(&slot[0], &vs, 0, threads);
     for (uint64_t h = 0; h <= head.height; h++) {
         vslot *v = &slot[cur], *nx = &slot[cur ^ 1];
-        if (h < head.height) {
-            pc_buf_init(&nx->header);
-            nx->rc = load_block(src, blk, txq, h + 1, &nx->p, &nx->pos, nx->hash, &nx->header,
-                                &nx->verdicts, &nx->err);
-            nx->loaded = nx->rc == PC_OK;
-        }
         vslot_join(v);
         if (h < head.height)
-            vslot_start(nx, threads);
+            vslot_start(nx, &vs, h + 1, threads);
         rc = v->rc;
         if (rc != PC_OK) {
             pc_error_set(err, rc, "%s", v->err.msg);
@@ -1738,7 +1749,7 @@ int pc_ledger_verify(const char *path, int threads, pc_progress_fn progress,
         if (rc != PC_OK) {
             vslot_join(nx);
             vslot_free(nx);
-            goto done;
+            goto done_vs;
         }
         *nblocks = h + 1;
         if (progress != NULL && (h % 64 == 0 || h == head.height))
@@ -1752,9 +1763,11 @@ int pc_ledger_verify(const char *path, int threads, pc_progress_fn progress,
     if (rc == PC_OK && sodium_memcmp(d1, d2, 32) != 0)
         rc = pc_error_set(err, PC_ESTATE,
                           "the stored state differs from the state replayed from the blocks (state tables were altered)");
+done_vs:
+    sqlite3_finalize(vs.blk);
+    sqlite3_finalize(vs.txq);
+    pc_ledger_close(vs.l);
 done:
-    sqlite3_finalize(blk);
-    sqlite3_finalize(txq);
     pc_ledger_close(src);
     pc_ledger_close(fresh);
     if (tmpdb[0] != '\0') {
