@@ -12,6 +12,10 @@ echo "== clang build (warnings are errors)"
 CC=clang cmake -S . -B build-clang -DCMAKE_BUILD_TYPE=Debug >/dev/null
 cmake --build build-clang -j"$jobs"
 
+echo "== gcc Release build (what scripts/demo.sh runs; -O2 warns about more)"
+CC=gcc cmake -S . -B build-release -DCMAKE_BUILD_TYPE=Release >/dev/null
+cmake --build build-release -j"$jobs"
+
 echo "== gcc build with ASan + UBSan"
 CC=gcc cmake -S . -B build-test -DCMAKE_BUILD_TYPE=Debug -DPARCHA_SANITIZE=ON >/dev/null
 cmake --build build-test -j"$jobs"

@@ -280,7 +280,7 @@ static int fetch_from(pc_catchup *c, source *src, size_t ns, size_t i, pc_error 
     const pc_node_config *cfg = pc_node_cfg(n);
     const pc_peer *pe = &src[i].peer;
     pthread_mutex_lock(&c->mu);
-    snprintf(c->info.source, sizeof c->info.source, "%s", pe->id);
+    snprintf(c->info.source, sizeof c->info.source, "%.*s", (int)sizeof c->info.source - 1, pe->id);
     pthread_mutex_unlock(&c->mu);
     bool warned = false;
     for (;;) {
