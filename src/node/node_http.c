@@ -1077,8 +1077,19 @@ static enum MHD_Result h_patient(const ctx *x)
                     return send_error(x->h, x->c, MHD_HTTP_BAD_REQUEST, "bad_field",
                                       "limit must be 0 (all) to 100000");
                 }
-                rc = pc_ledger_timeline_json(l, key, (size_t)limit, &out, &err);
-                break;
+                /* Written straight to text: the hot read of the doctor's
+                 * one-click history (docs/performance.md). */
+                pc_buf text;
+                pc_buf_init(&text);
+                rc = pc_ledger_timeline_text(l, key, (size_t)limit, &text, &err);
+                pc_node_reader_release(x->h->n, l);
+                if (rc != PC_OK) {
+                    pc_buf_free(&text);
+                    return send_pc_error(x->h, x->c, rc, &err);
+                }
+                size_t len;
+                char *body = (char *)pc_buf_steal(&text, &len);
+                return send_body(x->h, x->c, MHD_HTTP_OK, "application/json", body, len, NULL, NULL);
             }
             case PC_ROUTE_PATIENT_CONSENTS:
                 rc = pc_ledger_consents_json(l, key, now_ms, &out, &err);

@@ -53,14 +53,6 @@ int pc_apply_tx(pc_ledger *l, const pc_tx *tx, const pc_head *head,
                 const pc_policy *pol, int64_t block_time, uint64_t height,
                 pc_error *err);
 
-/* The timeline of pc_ledger_timeline_json written straight to JSON text
- * (the same members in the same order as json_dumps(..., JSON_COMPACT) of
- * that object), without building a jansson tree: for 1,000 records about a
- * third of the time of the tree plus json_dumps (docs/performance.md).
- * Appends to out. Proposed for ledger.h (the node's GET .../timeline). */
-int pc_ledger_timeline_text(pc_ledger *l, const uint8_t patient[32], size_t limit,
-                            pc_buf *out, pc_error *err) PC_MUST_USE;
-
 /* Reset and clear bindings of a statement after use. */
 void pc_stmt_done(sqlite3_stmt *s);
 
