@@ -1266,108 +1266,112 @@ int pc_ledger_timeline_text(pc_ledger *l, const uint8_t patient[32], size_t limi
                                                  : pc_error_set(err, PC_ENOMEM, "out of memory");
 }
 
-int pc_ledger_consents_json(pc_ledger *l, const uint8_t patient[32], int64_t now_ms,
-                            json_t **out, pc_error *err)
+/* Turns one result row into JSON; now_ms is the time to judge "active". */
+typedef json_t *(*row_json_fn)(sqlite3_stmt *s, int64_t now_ms);
+
+/* Run sql (one parameter: the patient key) and collect row_json of every
+ * row into a new array in *out. what names the query in errors. */
+static int patient_rows_json(pc_ledger *l, const char *sql, const uint8_t patient[32],
+                             int64_t now_ms, row_json_fn row_json, const char *what,
+                             json_t **out, pc_error *err)
 {
     *out = NULL;
-    sqlite3_stmt *s = prep(l, "SELECT c.txid, c.grantee_staff, c.grantee_hospital, c.hi_types,"
-                              " c.date_from, c.date_to, c.expires, c.purpose, c.time,"
-                              " c.revoked_txid, c.revoked_time, s.name, s.hospital, h.name"
-                              " FROM consents c LEFT JOIN staff s ON s.key = c.grantee_staff"
-                              " LEFT JOIN hospitals h ON h.id = c.grantee_hospital"
-                              " WHERE c.patient = ? ORDER BY c.time DESC", err);
+    sqlite3_stmt *s = prep(l, sql, err);
     if (s == NULL)
         return PC_EIO;
     sqlite3_bind_blob(s, 1, patient, 32, SQLITE_STATIC);
     json_t *arr = json_array();
     int rc;
-    while ((rc = sqlite3_step(s)) == SQLITE_ROW) {
-        json_t *grantee = sqlite3_column_type(s, 1) != SQLITE_NULL
-                              ? json_pack("{s:o,s:o,s:o}", "staff", col_b64(s, 1),
-                                          "name", col_text(s, 11), "hospital", col_text(s, 12))
-                              : json_pack("{s:o,s:o}", "hospital", col_text(s, 2),
-                                          "name", col_text(s, 13));
-        int64_t expires = sqlite3_column_int64(s, 6);
-        bool revoked = sqlite3_column_type(s, 9) != SQLITE_NULL;
-        json_array_append_new(arr, json_pack(
-            "{s:o,s:o,s:o,s:o,s:o,s:I,s:o,s:I,s:b,s:o,s:o,s:b,s:b}",
-            "txid", col_hex(s, 0), "grantee", grantee,
-            "hi_types", hi_types_json((unsigned)sqlite3_column_int(s, 3)),
-            "from", col_date(s, 4), "to", col_date(s, 5), "expires", (json_int_t)expires,
-            "purpose", col_text(s, 7), "time", (json_int_t)sqlite3_column_int64(s, 8),
-            "revoked", revoked, "revoked_txid", col_hex(s, 9),
-            "revoked_time", sqlite3_column_type(s, 10) == SQLITE_NULL
-                                ? json_null() : json_integer(sqlite3_column_int64(s, 10)),
-            "expired", now_ms >= expires, "active", !revoked && now_ms < expires));
-    }
+    while ((rc = sqlite3_step(s)) == SQLITE_ROW)
+        json_array_append_new(arr, row_json(s, now_ms));
     sqlite3_finalize(s);
     if (rc != SQLITE_DONE) {
         json_decref(arr);
-        return db_error(l, err, "reading consents");
+        return db_error(l, err, what);
     }
     *out = arr;
     return PC_OK;
 }
+
+static json_t *consent_row(sqlite3_stmt *s, int64_t now_ms)
+{
+    json_t *grantee = sqlite3_column_type(s, 1) != SQLITE_NULL
+                          ? json_pack("{s:o,s:o,s:o}", "staff", col_b64(s, 1),
+                                      "name", col_text(s, 11), "hospital", col_text(s, 12))
+                          : json_pack("{s:o,s:o}", "hospital", col_text(s, 2),
+                                      "name", col_text(s, 13));
+    int64_t expires = sqlite3_column_int64(s, 6);
+    bool revoked = sqlite3_column_type(s, 9) != SQLITE_NULL;
+    return json_pack(
+        "{s:o,s:o,s:o,s:o,s:o,s:I,s:o,s:I,s:b,s:o,s:o,s:b,s:b}",
+        "txid", col_hex(s, 0), "grantee", grantee,
+        "hi_types", hi_types_json((unsigned)sqlite3_column_int(s, 3)),
+        "from", col_date(s, 4), "to", col_date(s, 5), "expires", (json_int_t)expires,
+        "purpose", col_text(s, 7), "time", (json_int_t)sqlite3_column_int64(s, 8),
+        "revoked", revoked, "revoked_txid", col_hex(s, 9),
+        "revoked_time", sqlite3_column_type(s, 10) == SQLITE_NULL
+                            ? json_null() : json_integer(sqlite3_column_int64(s, 10)),
+        "expired", now_ms >= expires, "active", !revoked && now_ms < expires);
+}
+
+static const char CONSENTS_SQL[] =
+    "SELECT c.txid, c.grantee_staff, c.grantee_hospital, c.hi_types,"
+    " c.date_from, c.date_to, c.expires, c.purpose, c.time,"
+    " c.revoked_txid, c.revoked_time, s.name, s.hospital, h.name"
+    " FROM consents c LEFT JOIN staff s ON s.key = c.grantee_staff"
+    " LEFT JOIN hospitals h ON h.id = c.grantee_hospital"
+    " WHERE c.patient = ? ORDER BY c.time DESC";
+
+int pc_ledger_consents_json(pc_ledger *l, const uint8_t patient[32], int64_t now_ms,
+                            json_t **out, pc_error *err)
+{
+    return patient_rows_json(l, CONSENTS_SQL, patient, now_ms, consent_row, "reading consents", out, err);
+}
+
+static json_t *emergency_row(sqlite3_stmt *s, int64_t now_ms)
+{
+    int64_t opened = sqlite3_column_int64(s, 5), expires = sqlite3_column_int64(s, 6);
+    return json_pack("{s:o,s:o,s:o,s:o,s:o,s:I,s:I,s:b}",
+        "txid", col_hex(s, 0), "doctor", col_b64(s, 1), "doctor_name", col_text(s, 2),
+        "hospital", col_text(s, 3), "reason", col_text(s, 4), "opened", (json_int_t)opened,
+        "expires", (json_int_t)expires, "open", now_ms >= opened && now_ms < expires);
+}
+
+static const char EMERGENCIES_SQL[] =
+    "SELECT e.txid, e.doctor, s.name, e.hospital, e.reason, e.opened,"
+    " e.expires FROM emergencies e LEFT JOIN staff s ON s.key = e.doctor"
+    " WHERE e.patient = ? ORDER BY e.opened DESC";
 
 int pc_ledger_emergencies_json(pc_ledger *l, const uint8_t patient[32],
                                int64_t now_ms, json_t **out, pc_error *err)
 {
-    *out = NULL;
-    sqlite3_stmt *s = prep(l, "SELECT e.txid, e.doctor, s.name, e.hospital, e.reason, e.opened,"
-                              " e.expires FROM emergencies e LEFT JOIN staff s ON s.key = e.doctor"
-                              " WHERE e.patient = ? ORDER BY e.opened DESC", err);
-    if (s == NULL)
-        return PC_EIO;
-    sqlite3_bind_blob(s, 1, patient, 32, SQLITE_STATIC);
-    json_t *arr = json_array();
-    int rc;
-    while ((rc = sqlite3_step(s)) == SQLITE_ROW) {
-        int64_t opened = sqlite3_column_int64(s, 5), expires = sqlite3_column_int64(s, 6);
-        json_array_append_new(arr, json_pack("{s:o,s:o,s:o,s:o,s:o,s:I,s:I,s:b}",
-            "txid", col_hex(s, 0), "doctor", col_b64(s, 1), "doctor_name", col_text(s, 2),
-            "hospital", col_text(s, 3), "reason", col_text(s, 4), "opened", (json_int_t)opened,
-            "expires", (json_int_t)expires, "open", now_ms >= opened && now_ms < expires));
-    }
-    sqlite3_finalize(s);
-    if (rc != SQLITE_DONE) {
-        json_decref(arr);
-        return db_error(l, err, "reading emergencies");
-    }
-    *out = arr;
-    return PC_OK;
+    return patient_rows_json(l, EMERGENCIES_SQL, patient, now_ms, emergency_row, "reading emergencies", out, err);
 }
+
+static json_t *access_row(sqlite3_stmt *s, int64_t now_ms)
+{
+    (void)now_ms;
+    const char *basis = (const char *)sqlite3_column_text(s, 7);
+    json_error_t je;
+    json_t *recs = json_loads((const char *)sqlite3_column_text(s, 6), 0, &je);
+    return json_pack("{s:o,s:I,s:o,s:o,s:o,s:o,s:o,s:o,s:s,s:o,s:b}",
+        "txid", col_hex(s, 0), "time", (json_int_t)sqlite3_column_int64(s, 1),
+        "reader", col_b64(s, 2), "reader_name", col_text(s, 3),
+        "reader_hospital", col_text(s, 4), "reader_role", col_text(s, 9),
+        "custodian", col_text(s, 5), "records", recs ? recs : json_array(), "basis", basis,
+        "ref", col_hex(s, 8), "emergency", strcmp(basis, "emergency") == 0);
+}
+
+static const char ACCESS_LOG_SQL[] =
+    "SELECT a.txid, a.time, a.reader, s.name, s.hospital, a.custodian,"
+    " a.records, a.basis, a.ref, s.role FROM access_log a"
+    " LEFT JOIN staff s ON s.key = a.reader"
+    " WHERE a.patient = ? ORDER BY a.time DESC, a.height DESC";
 
 int pc_ledger_access_log_json(pc_ledger *l, const uint8_t patient[32],
                               json_t **out, pc_error *err)
 {
-    *out = NULL;
-    sqlite3_stmt *s = prep(l, "SELECT a.txid, a.time, a.reader, s.name, s.hospital, a.custodian,"
-                              " a.records, a.basis, a.ref, s.role FROM access_log a"
-                              " LEFT JOIN staff s ON s.key = a.reader"
-                              " WHERE a.patient = ? ORDER BY a.time DESC, a.height DESC", err);
-    if (s == NULL)
-        return PC_EIO;
-    sqlite3_bind_blob(s, 1, patient, 32, SQLITE_STATIC);
-    json_t *arr = json_array();
-    int rc;
-    while ((rc = sqlite3_step(s)) == SQLITE_ROW) {
-        const char *basis = (const char *)sqlite3_column_text(s, 7);
-        json_error_t je;
-        json_t *recs = json_loads((const char *)sqlite3_column_text(s, 6), 0, &je);
-        json_array_append_new(arr, json_pack("{s:o,s:I,s:o,s:o,s:o,s:o,s:o,s:o,s:s,s:o,s:b}",
-            "txid", col_hex(s, 0), "time", (json_int_t)sqlite3_column_int64(s, 1),
-            "reader", col_b64(s, 2), "reader_name", col_text(s, 3),
-            "reader_hospital", col_text(s, 4), "reader_role", col_text(s, 9),
-            "custodian", col_text(s, 5), "records", recs ? recs : json_array(), "basis", basis,
-            "ref", col_hex(s, 8), "emergency", strcmp(basis, "emergency") == 0));
-    }
-    sqlite3_finalize(s);
-    if (rc != SQLITE_DONE) {
-        json_decref(arr);
-        return db_error(l, err, "reading the access log");
-    }
-    *out = arr;
-    return PC_OK;
+    return patient_rows_json(l, ACCESS_LOG_SQL, patient, 0, access_row, "reading the access log", out, err);
 }
 
 int pc_ledger_hospitals_json(pc_ledger *l, json_t **out, pc_error *err)
