@@ -219,6 +219,9 @@ double bw_verify_rate(int threads, double seconds)
 
 int bw_keys(bw_world *w, uint32_t npat)
 {
+    w->net = BW_NET;
+    for (int h = 0; h < BW_NHOSP; h++)
+        w->hid[h] = BW_HOSP_ID[h];
     for (int h = 0; h < BW_NHOSP; h++)
         bw_key(&w->hosp[h], "hosp", (uint64_t)h);
     for (int s = 0; s < BW_NHOSP * BW_STAFF_PER; s++)
@@ -264,7 +267,7 @@ int bw_apply(bw_world *w, pc_tx *txs, size_t n)
     pc_proposal p;
     pc_error err;
     uint64_t seq = w->started ? ++w->seq : 0;
-    if (pc_proposal_make(&p, BW_NET, BW_HOSP_ID[0], seq, w->clock, txs, n, &w->hosp[0],
+    if (pc_proposal_make(&p, w->net, w->hid[0], seq, w->clock, txs, n, &w->hosp[0],
                          &err) != PC_OK) {
         fprintf(stderr, "bench: proposal: %s\n", err.msg);
         return -1;
@@ -307,11 +310,11 @@ int bw_genesis_tx(bw_world *w, pc_tx *g)
     json_t *body = json_pack(
         "{s:s,s:[{s:s,s:s,s:s,s:s},{s:s,s:s,s:s,s:s},{s:s,s:s,s:s,s:s}],s:{s:i,s:i}}",
         "name", "Benchmark consortium", "hospitals",
-        "id", BW_HOSP_ID[0], "name", "City Hospital", "key", k[0], "endpoint", "http://127.0.0.1:1",
-        "id", BW_HOSP_ID[1], "name", "Sunrise Clinic", "key", k[1], "endpoint", "http://127.0.0.1:2",
-        "id", BW_HOSP_ID[2], "name", "District Hospital", "key", k[2], "endpoint", "http://127.0.0.1:3",
+        "id", w->hid[0], "name", "City Hospital", "key", k[0], "endpoint", "http://127.0.0.1:1",
+        "id", w->hid[1], "name", "Sunrise Clinic", "key", k[1], "endpoint", "http://127.0.0.1:2",
+        "id", w->hid[2], "name", "District Hospital", "key", k[2], "endpoint", "http://127.0.0.1:3",
         "policy", "emergency_max_hours", 24, "clock_window_ms", 300000);
-    json_t *u = pc_tx_build(BW_NET, "network.genesis", w->clock, body);
+    json_t *u = pc_tx_build(w->net, "network.genesis", w->clock, body);
     const pc_keypair *keys[3] = {&w->hosp[0], &w->hosp[1], &w->hosp[2]};
     pc_error err;
     int rc = u != NULL ? pc_tx_sign(u, keys, 3, g, &err) : PC_ENOMEM;
@@ -330,18 +333,18 @@ int bw_staff_tx(bw_world *w, int s, pc_tx *tx)
     char kb[64], name[32], regno[32];
     snprintf(name, sizeof name, "Staff %d", s);
     snprintf(regno, sizeof regno, "MCI-%05d", s);
-    json_t *b = json_pack("{s:s,s:s,s:s,s:s,s:s}", "hospital", BW_HOSP_ID[h],
+    json_t *b = json_pack("{s:s,s:s,s:s,s:s,s:s}", "hospital", w->hid[h],
                           "key", b64key(w->staff[s].pk, kb), "name", name,
                           "role", ROLE[j < 2 ? j : 2], "regno", regno);
-    return sign_obj(pc_tx_build(BW_NET, "staff.enroll", w->clock, b), &w->hosp[h], NULL, tx);
+    return sign_obj(pc_tx_build(w->net, "staff.enroll", w->clock, b), &w->hosp[h], NULL, tx);
 }
 
 int bw_register_tx(bw_world *w, uint32_t p, pc_tx *tx)
 {
     int h = (int)(p % BW_NHOSP);
     char kb[64];
-    json_t *b = json_pack("{s:s,s:s}", "key", b64key(w->pat[p].pk, kb), "hospital", BW_HOSP_ID[h]);
-    return sign_obj(pc_tx_build(BW_NET, "patient.register", w->clock, b), &w->pat[p],
+    json_t *b = json_pack("{s:s,s:s}", "key", b64key(w->pat[p].pk, kb), "hospital", w->hid[h]);
+    return sign_obj(pc_tx_build(w->net, "patient.register", w->clock, b), &w->pat[p],
                     &w->staff[h * BW_STAFF_PER], tx);
 }
 
@@ -475,7 +478,7 @@ static int gen_one(const bw_world *w, const bw_spec *s, pc_tx *tx)
                          "patient", b64key(w->pat[s->pat].pk, kp), "hi_type", HI_TYPES[t],
                          "date", date, "hash", pc_hex_encode(hex, sizeof hex, h, 32),
                          "size", (json_int_t)(1000 + s->rec % 30000),
-                         "custodian", BW_HOSP_ID[s->hosp],
+                         "custodian", w->hid[s->hosp],
                          "sealed_key", pc_b64_encode(sk, sizeof sk, sealed, sizeof sealed),
                          "fhir", FHIR_OF[t]);
         type = "record.add";
@@ -486,7 +489,7 @@ static int gen_one(const bw_world *w, const bw_spec *s, pc_tx *tx)
         json_t *grantee = s->staff_grantee
                               ? json_pack("{s:s}", "staff",
                                           b64key(w->staff[s->hosp * BW_STAFF_PER + 2].pk, kb))
-                              : json_pack("{s:s}", "hospital", BW_HOSP_ID[s->hosp]);
+                              : json_pack("{s:s}", "hospital", w->hid[s->hosp]);
         json_t *types = s->types == 0 ? json_pack("[s]", "*")
                                       : json_pack("[s,s]", HI_TYPES[s->types % 7],
                                                   HI_TYPES[(s->types + 1) % 7]);
@@ -511,7 +514,7 @@ static int gen_one(const bw_world *w, const bw_spec *s, pc_tx *tx)
                                        ? &w->pat[s->pat]
                                        : &w->staff[s->hosp * BW_STAFF_PER + 2 + s->rec % 8];
         bw_rec_id(id, s->rec);
-        body = json_pack("{s:s,s:s,s:s,s:[s],s:s,s:n}", "custodian", BW_HOSP_ID[s->hosp],
+        body = json_pack("{s:s,s:s,s:s,s:[s],s:s,s:n}", "custodian", w->hid[s->hosp],
                          "reader", b64key(reader->pk, kb), "patient",
                          b64key(w->pat[s->pat].pk, kp), "records", id, "basis",
                          s->reader_is_patient ? "patient" : "custodian", "ref");
@@ -524,7 +527,7 @@ static int gen_one(const bw_world *w, const bw_spec *s, pc_tx *tx)
     }
     if (body == NULL)
         return -1;
-    return sign_obj(pc_tx_build(BW_NET, type, w->clock, body), k1, NULL, tx);
+    return sign_obj(pc_tx_build(w->net, type, w->clock, body), k1, NULL, tx);
 }
 
 static void *gen_run(void *arg)
@@ -596,6 +599,10 @@ int bw_gen(bw_world *w, pc_tx *txs, size_t n, int threads)
         case BW_REGISTER:
             break;
         }
+        if (w->route != NULL)
+            w->route[i] = s->kind == BW_GRANT || s->kind == BW_REVOKE
+                              ? (uint8_t)(s->pat % BW_NHOSP)
+                              : s->hosp;
     }
     if (threads < 1)
         threads = 1;
@@ -652,7 +659,7 @@ int bw_wire(bw_world *w, pc_tx *txs, size_t n, pc_buf *wire)
 {
     pc_proposal p;
     pc_error err;
-    if (pc_proposal_make(&p, BW_NET, BW_HOSP_ID[0], ++w->seq, w->clock, txs, n, &w->hosp[0],
+    if (pc_proposal_make(&p, w->net, w->hid[0], ++w->seq, w->clock, txs, n, &w->hosp[0],
                          &err) != PC_OK) {
         fprintf(stderr, "bench: proposal: %s\n", err.msg);
         return -1;

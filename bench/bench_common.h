@@ -44,6 +44,16 @@ typedef struct bw_grant {
 
 /* The benchmark network and the generator's memory of what it committed. */
 typedef struct bw_world {
+    /* The network id and the three hospitals' ids: BW_NET and BW_HOSP_ID
+     * unless the caller points them elsewhere after bw_init (loadgen
+     * --cluster uses the ids of a `parcha devnet` and its key files). */
+    const char *net;
+    const char *hid[BW_NHOSP];
+    /* If not NULL, bw_gen writes route[i] = the hospital whose node the i-th
+     * transaction goes to: the signer's hospital for record.add, the
+     * custodian for access.log, the patient's registering hospital
+     * (patient % BW_NHOSP) for consent.grant/revoke. */
+    uint8_t *route;
     char dir[200];
     char ledger_path[240];
     pc_ledger *l;
