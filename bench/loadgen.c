@@ -535,6 +535,11 @@ int main(int argc, char **argv)
     char summary[256];
     bh_status_summary(st, o.txs, summary, sizeof summary);
     double tps = (double)ok / el;
+    if (o.batch > 0 && ok == 0 && st[0] == 404) {
+        fprintf(stderr, "loadgen: the node answers 404 to POST /v1/txs: it has no batch submit\n");
+        rc = 3;
+        goto out;
+    }
     printf("full load (%d connections, %s): %zu tx sent in %.2f s, answers: %s\n", o.conns, mode,
            o.txs, el, summary);
     printf("committed tx/s at full load (%s): %.0f (%.2f of the signature-check limit); node counted %lld\n",
@@ -689,7 +694,7 @@ out:
     if (nd.pid > 0)
         node_stop(&nd);
     bw_close(&w);
-    if (rc != 0)
+    if (rc != 0 && rc != 3)
         fprintf(stderr, "loadgen: failed; node folder kept in %s\n", dir);
     else if (!o.keep)
         cleanup_dir(dir);

@@ -366,6 +366,11 @@ int lg_cluster(const lg_opts *o)
     char summary[256];
     bh_status_summary(st, o->txs, summary, sizeof summary);
     double tps = (double)ok / el;
+    if (o->batch > 0 && ok == 0 && st[0] == 404) {
+        fprintf(stderr, "loadgen: the nodes answer 404 to POST /v1/txs: they have no batch submit\n");
+        rc = 3;
+        goto out;
+    }
 
     long long height = -1, chain = -1;
     char head[80];
@@ -394,7 +399,7 @@ out:
     bw_close(&w);
     for (int h = 0; h < BW_NHOSP; h++)
         pc_key_wipe(&w.hosp[h]);
-    if (rc == 0) {
+    if (rc == 0 || rc == 3) {
         if (!o->keep) {
             devnet_down(1);
         } else {

@@ -3,10 +3,13 @@
 # tiny size and checks that each one finishes and prints its figures. It
 # asserts no speed: the numbers are meaningless at this size and under
 # sanitizers.
-#   smoke.sh BENCH_DIR [PARCHAD]
+#   smoke.sh BENCH_DIR [PARCHAD [PARCHA]]
+# With PARCHA too, also the three-hospital etcd run (loadgen --cluster 3,
+# through `parcha devnet`; needs etcd, /usr/bin/etcd from scripts/setup.sh).
 set -euo pipefail
 bin=$1
 parchad=${2:-}
+parcha=${3:-}
 work=$(mktemp -d /tmp/parcha-bench-smoke-XXXXXX)
 trap 'rm -rf "$work"' EXIT
 
@@ -36,8 +39,54 @@ if [ -n "$parchad" ]; then
   "$bin/loadgen" --parchad "$parchad" --txs 1000 --conns 8 --patients 20 --records 30 \
       --reads 5 --half-seconds 1 --dir "$work/node" >"$work/loadgen.out" 2>"$work/loadgen.err" || {
     cat "$work/loadgen.out" "$work/loadgen.err" >&2; cat "$work/node/parchad.log" >&2 || true; exit 1; }
-  expect "$work/loadgen.out" "committed tx/s at full load: " "commit latency at full load" \
-      "half load" "record content read at the API" "timeline of " "VmRSS" \
+  expect "$work/loadgen.out" "committed tx/s at full load (1 tx per request): " \
+      "commit latency at full load (1 tx per request)" "half load (1 tx per request" \
+      "record content read at the API" "timeline of " "VmRSS" \
       "restart to ready" "single-node committed tx/s: "
+  # Batch mode (POST /v1/txs): exit 3 means the node does not have it.
+  brc=0
+  "$bin/loadgen" --parchad "$parchad" --txs 1000 --batch 100 --conns 2 --patients 20 \
+      --records 30 --reads 5 --half-seconds 1 --dir "$work/node-batch" \
+      >"$work/loadgen-batch.out" 2>"$work/loadgen-batch.err" || brc=$?
+  if [ "$brc" = 3 ]; then
+    echo "smoke: batch mode skipped: the node has no POST /v1/txs"
+  elif [ "$brc" != 0 ]; then
+    cat "$work/loadgen-batch.out" "$work/loadgen-batch.err" >&2
+    cat "$work/node-batch/parchad.log" >&2 || true
+    exit 1
+  else
+    expect "$work/loadgen-batch.out" "committed tx/s at full load (batches of 100): " \
+        "commit latency at full load (batches of 100)" "half load (batches of 100" \
+        "single-node committed tx/s (batches of 100): "
+  fi
+fi
+
+if [ -n "$parchad" ] && [ -n "$parcha" ]; then
+  for b in 0 50; do
+    args=(--txs 300 --patients 30)
+    mode="1 tx per request"
+    if [ "$b" != 0 ]; then args+=(--batch "$b"); mode="batches of $b"; fi
+    crc=0
+    "$bin/loadgen" --cluster 3 --parcha "$parcha" --parchad "$parchad" "${args[@]}" \
+        --dir "$work/cluster-$b" >"$work/cluster-$b.out" 2>"$work/cluster-$b.err" || crc=$?
+    if [ "$b" != 0 ] && [ "$crc" = 3 ]; then
+      echo "smoke: cluster batch mode skipped: the nodes have no POST /v1/txs"
+      continue
+    fi
+    if [ "$crc" != 0 ]; then
+      cat "$work/cluster-$b.out" "$work/cluster-$b.err" >&2
+      for f in "$work/cluster-$b"/nodes/*/parchad.log; do
+        [ -f "$f" ] && { echo "== $f" >&2; tail -30 "$f" >&2; }
+      done
+      exit 1
+    fi
+    expect "$work/cluster-$b.out" "3 hospitals (etcd) full load (" \
+        "3 hospitals (etcd) commit latency ($mode): " "same chain on all 3 nodes: height " \
+        "3 hospitals (etcd) committed tx/s ($mode): "
+    if [ -e "$work/cluster-$b" ]; then
+      echo "smoke: loadgen --cluster left $work/cluster-$b behind" >&2
+      exit 1
+    fi
+  done
 fi
 echo "bench smoke: every benchmark ran and reported"
