@@ -256,6 +256,48 @@ static bool find_nonintegral(const json_t *v, char *path, size_t cap, size_t use
     return false;
 }
 
+/* ------------------------------------------------------------------------ */
+/* Submissions: POST /v1/tx, /v1/txs and /v1/records, and the access.log of  */
+/* a content read, all go through the same parse, admission and answer code  */
+/* ------------------------------------------------------------------------ */
+
+#define PC_HTTP_BATCH_MAX 4096 /* most transactions in one POST /v1/txs */
+
+
+/* Why a transaction was refused before or at admission: the status and slug
+ * POST /v1/tx answers with, and a sentence for the client. */
+typedef struct refusal {
+    unsigned status; /* 0 = not refused */
+    const char *code; /* static string */
+    char msg[512];
+} refusal;
+
+static void refuse(refusal *rf, unsigned status, const char *code, const char *fmt, ...)
+    PC_PRINTF(4, 5);
+static void refuse(refusal *rf, unsigned status, const char *code, const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(rf->msg, sizeof rf->msg, fmt, ap);
+    va_end(ap);
+    rf->status = status;
+    rf->code = code;
+}
+
+/* Answer a refusal on its own (the single-transaction routes). txid (hex) is
+ * added to the error for the slugs whose answer has always carried it
+ * (duplicate, timeout); NULL when unknown. */
+static enum MHD_Result send_refusal(pc_http *h, struct MHD_Connection *c, const refusal *rf,
+                                    const char *txid)
+{
+    json_t *extra = NULL;
+    if (txid != NULL && (strcmp(rf->code, "duplicate") == 0 || strcmp(rf->code, "timeout") == 0))
+        extra = json_pack("{s:s}", "txid", txid);
+    if (rf->status == MHD_HTTP_INTERNAL_SERVER_ERROR)
+        pc_node_log("error", "HTTP %u %s: %s", rf->status, rf->code, rf->msg);
+    return send_json(h, c, rf->status, error_obj(rf->code, rf->msg, extra));
+}
+
 typedef struct parse_fail {
     unsigned status;
     const char *code;
@@ -274,20 +316,19 @@ static parse_fail classify_tx_error(int rc, const pc_error *err)
     return (parse_fail){MHD_HTTP_BAD_REQUEST, "bad_field", PC_AR_BAD_FIELD};
 }
 
-/* Parse a transaction object in client form, answering the client on
- * failure. Returns true with *tx filled on success. prefix names the
- * object's place in the body for messages ("" or "tx."). */
-static bool parse_tx_obj(pc_http *h, struct MHD_Connection *c, const json_t *obj,
-                         const char *prefix, pc_tx *tx, enum MHD_Result *ret)
+/* Parse a transaction object in client form. Returns true with *tx filled;
+ * otherwise *rf says why and the refusal is counted in the metrics. prefix
+ * names the object's place in the body for messages ("" or "tx."). */
+static bool parse_tx_obj(pc_http *h, const json_t *obj, const char *prefix, pc_tx *tx, refusal *rf)
 {
     pc_metrics *m = pc_node_metrics(h->n);
     char path[256] = "";
     double d = 0;
     if (find_nonintegral(obj, path, sizeof path, 0, &d)) {
         pc_metrics_admission_reject(m, PC_AR_NON_INTEGRAL);
-        *ret = send_error(h, c, MHD_HTTP_BAD_REQUEST, "non_integral",
-                          "%snon-integral number %.17g at %s: signed JSON carries integers only",
-                          prefix, d, path[0] ? path : "/");
+        refuse(rf, MHD_HTTP_BAD_REQUEST, "non_integral",
+               "%snon-integral number %.17g at %s: signed JSON carries integers only", prefix, d,
+               path[0] ? path : "/");
         return false;
     }
     pc_error err;
@@ -296,7 +337,7 @@ static bool parse_tx_obj(pc_http *h, struct MHD_Connection *c, const json_t *obj
     if (rc != PC_OK) {
         parse_fail f = classify_tx_error(rc, &err);
         pc_metrics_admission_reject(m, f.reason);
-        *ret = send_error(h, c, f.status, f.code, "%s%s", prefix, err.msg);
+        refuse(rf, f.status, f.code, "%s%s", prefix, err.msg);
         return false;
     }
     return true;
@@ -321,132 +362,267 @@ static bool parse_body_json(pc_http *h, struct MHD_Connection *c, req *r, json_t
     return true;
 }
 
-/* ------------------------------------------------------------------------ */
-/* Submitting and waiting                                                    */
-/* ------------------------------------------------------------------------ */
-
-/* Admit tx and wait as asked. On success *state is PC_MP_QUEUED/PROPOSED
- * (wait == false) or PC_MP_COMMITTED and *w holds the result; otherwise an
- * error answer has been queued in *ret and false is returned. tx is consumed
- * in every case. The caller destroys w. */
-static bool submit_wait(pc_http *h, struct MHD_Connection *c, pc_tx *tx, bool wait,
-                        pc_mp_waiter *w, enum MHD_Result *ret)
+/* ?wait=0|1 (also false|true; absent = 1). False if malformed. */
+static bool wait_param(struct MHD_Connection *c, bool *wait)
 {
-    pc_node *n = h->n;
-    pc_mempool *mp = pc_node_mempool(n);
+    const char *wv = query_arg(c, "wait");
+    *wait = true;
+    if (wv == NULL || strcmp(wv, "1") == 0 || strcmp(wv, "true") == 0)
+        return true;
+    if (strcmp(wv, "0") == 0 || strcmp(wv, "false") == 0) {
+        *wait = false;
+        return true;
+    }
+    return false;
+}
+
+/* One transaction of a submission: refused before it reached the mempool
+ * (rf.status != 0), or admitted, with its waiter attached to the mempool
+ * until the waiter's state is final or it is detached. */
+typedef struct sub_item {
+    pc_mp_waiter w;
+    refusal rf;
+    bool admitted;
+    bool has_txid; /* false only when the item did not parse */
     char txid[65];
-    hex32(txid, tx->txid);
+} sub_item;
+
+/* A submission: the transactions of one request, waited for together with one
+ * deadline. Heap-allocated so the waiters outlive any wait. */
+typedef struct sub {
+    pc_http *h;
+    bool batch;          /* POST /v1/txs: answer with one result per item */
+    bool wait;           /* wait for the commit (else for the signature check) */
+    size_t n;
+    sub_item *items;     /* n of them */
+    size_t nadmitted;
+    int64_t t0_ns;       /* request arrival, for the commit latency */
+    int64_t deadline_ms; /* monotonic; set when the last item was admitted */
+} sub;
+
+/* The waiters have no state the mempool can still touch: never admitted,
+ * final, or detached. */
+static void sub_free(sub *s)
+{
+    if (s == NULL)
+        return;
+    for (size_t i = 0; i < s->n; i++)
+        pc_mp_waiter_destroy(&s->items[i].w);
+    free(s->items);
+    free(s);
+}
+
+/* A submission of n items (n >= 1), or NULL when out of memory. */
+static sub *sub_new(pc_http *h, size_t n, bool batch, bool wait, int64_t t0_ns)
+{
+    sub *s = calloc(1, sizeof *s);
+    if (s == NULL)
+        return NULL;
+    s->items = calloc(n, sizeof *s->items);
+    if (s->items == NULL) {
+        free(s);
+        return NULL;
+    }
+    s->h = h;
+    s->batch = batch;
+    s->wait = wait;
+    s->t0_ns = t0_ns;
+    for (; s->n < n; s->n++) {
+        if (pc_mp_waiter_init(&s->items[s->n].w) != PC_OK) {
+            sub_free(s);
+            return NULL;
+        }
+    }
+    return s;
+}
+
+/* Admit item i's transaction (consumed in every case). On refusal the item
+ * records the answer POST /v1/tx gives and the reason is counted. */
+static void sub_admit(sub *s, size_t i, pc_tx *tx)
+{
+    pc_node *n = s->h->n;
+    sub_item *it = &s->items[i];
+    hex32(it->txid, tx->txid);
+    it->has_txid = true;
     pc_error err;
     pc_error_clear(&err);
     pc_admit_reason reason = PC_AR_UNAVAILABLE;
-    int rc = pc_node_admit(n, tx, w, &reason, &err);
-    if (rc != PC_OK) {
-        pc_tx_free(tx);
-        pc_metrics_admission_reject(pc_node_metrics(n), reason);
-        switch (reason) {
-        case PC_AR_WRONG_NETWORK:
-        case PC_AR_TIME_WINDOW:
-            *ret = send_error(h, c, MHD_HTTP_BAD_REQUEST, pc_admit_reason_name(reason), "%s", err.msg);
-            break;
-        case PC_AR_DUPLICATE:
-            *ret = send_json(h, c, MHD_HTTP_CONFLICT,
-                             error_obj("duplicate", err.msg, json_pack("{s:s}", "txid", txid)));
-            break;
-        default:
-            *ret = send_error(h, c, MHD_HTTP_SERVICE_UNAVAILABLE, "unavailable", "%s", err.msg);
-            break;
+    if (pc_node_admit(n, tx, &it->w, &reason, &err) == PC_OK) {
+        it->admitted = true;
+        s->nadmitted++;
+        return;
+    }
+    pc_tx_free(tx);
+    pc_metrics_admission_reject(pc_node_metrics(n), reason);
+    switch (reason) {
+    case PC_AR_WRONG_NETWORK:
+    case PC_AR_TIME_WINDOW:
+        refuse(&it->rf, MHD_HTTP_BAD_REQUEST, pc_admit_reason_name(reason), "%s", err.msg);
+        break;
+    case PC_AR_DUPLICATE:
+        refuse(&it->rf, MHD_HTTP_CONFLICT, "duplicate", "%s", err.msg);
+        break;
+    default:
+        refuse(&it->rf, MHD_HTTP_SERVICE_UNAVAILABLE, "unavailable", "%s", err.msg);
+        break;
+    }
+}
+
+/* Parse item i from obj and admit it. */
+static void sub_parse_admit(sub *s, size_t i, const json_t *obj, const char *prefix)
+{
+    pc_tx tx;
+    if (parse_tx_obj(s->h, obj, prefix, &tx, &s->items[i].rf))
+        sub_admit(s, i, &tx);
+}
+
+/* The state an admitted item must reach before it can be answered. */
+static int sub_target(const sub *s)
+{
+    return s->wait ? PC_MP_COMMITTED : PC_MP_QUEUED;
+}
+
+/* Block the calling thread until every admitted item reached its target
+ * state or the deadline passed (plus the grace for items already in the
+ * orderer's hands), then detach what is not final. */
+static void sub_wait_blocking(sub *s)
+{
+    pc_mempool *mp = pc_node_mempool(s->h->n);
+    int target = sub_target(s);
+    for (size_t i = 0; i < s->n; i++) {
+        sub_item *it = &s->items[i];
+        if (!it->admitted)
+            continue;
+        int state = pc_mempool_wait(mp, &it->w, target, s->deadline_ms);
+        if (s->wait && state == PC_MP_PROPOSED) {
+            /* In the orderer's hands: let it finish or give up with its reason
+             * (a 503 that says why) rather than answer a bare 504. */
+            state = pc_mempool_wait(mp, &it->w, target, s->deadline_ms + PC_NODE_SUBMIT_GRACE_MS);
         }
-        return false;
+        if (state < PC_MP_COMMITTED)
+            pc_mempool_detach(mp, &it->w); /* stable once detached */
     }
-    int64_t deadline = pc_mono_ms() + PC_NODE_COMMIT_TIMEOUT_MS;
-    int state = pc_mempool_wait(mp, w, wait ? PC_MP_COMMITTED : PC_MP_QUEUED, deadline);
-    if (wait && state == PC_MP_PROPOSED) {
-        /* In the orderer's hands: let it finish or give up with its reason
-         * (a 503 that says why) rather than answer a bare 504. */
-        state = pc_mempool_wait(mp, w, PC_MP_COMMITTED, deadline + PC_NODE_SUBMIT_GRACE_MS);
-    }
-    if (state < PC_MP_COMMITTED) {
-        /* The waiter lives on this thread's stack: unhook it before returning,
-         * also when answering 202 for a transaction still in the mempool. */
-        pc_mempool_detach(mp, w);
-        state = w->state; /* stable now */
-    }
-    if (state == PC_MP_FAILED) {
+}
+
+/* One item's result in the form of POST /v1/txs (docs/api.md); *status is
+ * what POST /v1/tx answers for it alone. Called once per item when the
+ * submission is answered: a committed item is counted in the commit latency.
+ * NULL when out of memory. */
+static json_t *item_result(const sub *s, const sub_item *it, unsigned *status)
+{
+    const pc_mp_waiter *w = &it->w;
+    int state = it->admitted ? w->state : PC_MP_NONE;
+    const refusal *rf = &it->rf;
+    refusal late;
+    json_t *o = it->has_txid ? json_pack("{s:s}", "txid", it->txid) : json_object();
+    if (o == NULL)
+        return NULL;
+    if (!it->admitted) {
+        /* refused before the mempool: rf is set */
+    } else if (state == PC_MP_FAILED) {
         if (w->fail_code == PC_ECRYPTO)
-            *ret = send_error(h, c, MHD_HTTP_UNAUTHORIZED, "bad_signature", "%s", w->fail_msg);
+            refuse(&late, MHD_HTTP_UNAUTHORIZED, "bad_signature", "%s", w->fail_msg);
         else
-            *ret = send_error(h, c, MHD_HTTP_SERVICE_UNAVAILABLE, "unavailable", "%s", w->fail_msg);
-        return false;
-    }
-    if (wait && state < PC_MP_COMMITTED) {
-        *ret = send_json(h, c, MHD_HTTP_GATEWAY_TIMEOUT,
-                         error_obj("timeout",
-                                   "the transaction was not committed in time (10 s); it may still commit: "
-                                   "check GET /v1/tx/{txid}",
-                                   json_pack("{s:s}", "txid", txid)));
-        return false;
-    }
-    if (!wait && state < PC_MP_QUEUED) {
-        *ret = send_json(h, c, MHD_HTTP_GATEWAY_TIMEOUT,
-                         error_obj("timeout", "the signatures were not checked within 10 s; the node is overloaded",
-                                   json_pack("{s:s}", "txid", txid)));
-        return false;
-    }
-    return true;
-}
-
-/* The answer for a committed transaction: 200 or 422. */
-static enum MHD_Result send_committed(pc_http *h, struct MHD_Connection *c, const pc_mp_waiter *w)
-{
-    char txid[65], block[65];
-    hex32(txid, w->txid);
-    hex32(block, w->block);
-    json_t *o = json_pack("{s:s,s:I,s:I,s:s,s:s}", "txid", txid, "height", (json_int_t)w->height,
-                          "index", (json_int_t)w->index, "verdict", pc_verdict_name(w->verdict),
-                          "block", block);
-    if (w->verdict == PC_V_OK)
-        return send_json(h, c, MHD_HTTP_OK, o);
-    char msg[160];
-    snprintf(msg, sizeof msg, "the transaction was committed but rejected by the ledger rules: %s",
-             pc_verdict_name(w->verdict));
-    json_t *e = error_obj("rejected", msg, json_pack("{s:s}", "verdict", pc_verdict_name(w->verdict)));
-    if (e != NULL && o != NULL)
-        json_object_update(e, o);
-    json_decref(o);
-    return send_json(h, c, MHD_HTTP_UNPROCESSABLE_CONTENT, e);
-}
-
-/* Submit, wait (unless ?wait=0) and answer. */
-static enum MHD_Result finish_tx(pc_http *h, struct MHD_Connection *c, req *r, pc_tx *tx)
-{
-    const char *wv = query_arg(c, "wait");
-    bool wait = true;
-    if (wv != NULL) {
-        if (strcmp(wv, "0") == 0 || strcmp(wv, "false") == 0)
-            wait = false;
-        else if (strcmp(wv, "1") != 0 && strcmp(wv, "true") != 0) {
-            pc_tx_free(tx);
-            return send_error(h, c, MHD_HTTP_BAD_REQUEST, "bad_field", "wait must be 0 or 1");
+            refuse(&late, MHD_HTTP_SERVICE_UNAVAILABLE, "unavailable", "%s", w->fail_msg);
+        rf = &late;
+    } else if (state < sub_target(s)) {
+        refuse(&late, MHD_HTTP_GATEWAY_TIMEOUT, "timeout", "%s",
+               s->wait ? "the transaction was not committed in time (10 s); it may still commit: "
+                         "check GET /v1/tx/{txid}"
+                       : "the signatures were not checked within 10 s; the node is overloaded");
+        json_object_set_new(o, "status", json_string("pending"));
+        rf = &late;
+    } else if (!s->wait) {
+        *status = MHD_HTTP_ACCEPTED;
+        json_object_set_new(o, "status", json_string("pending"));
+        return o;
+    } else {
+        char block[65];
+        hex32(block, w->block);
+        pc_hist_observe(&pc_node_metrics(s->h->n)->commit_latency, mono_ns() - s->t0_ns);
+        json_object_set_new(o, "status", json_string("committed"));
+        json_object_set_new(o, "height", json_integer((json_int_t)w->height));
+        json_object_set_new(o, "index", json_integer((json_int_t)w->index));
+        json_object_set_new(o, "verdict", json_string(pc_verdict_name(w->verdict)));
+        json_object_set_new(o, "block", json_string(block));
+        if (w->verdict == PC_V_OK) {
+            *status = MHD_HTTP_OK;
+            return o;
         }
+        refuse(&late, MHD_HTTP_UNPROCESSABLE_CONTENT, "rejected",
+               "the transaction was committed but rejected by the ledger rules: %s",
+               pc_verdict_name(w->verdict));
+        rf = &late;
     }
-    pc_mp_waiter w;
-    if (pc_mp_waiter_init(&w) != PC_OK) {
-        pc_tx_free(tx);
+    *status = rf->status;
+    json_object_set_new(o, "error", json_pack("{s:s,s:s}", "code", rf->code, "message", rf->msg));
+    return o;
+}
+
+/* Answer a submission of one transaction exactly as POST /v1/tx always has:
+ * 200 / 202 with the result, 422 with the result and the error, or the
+ * error alone (with the txid for duplicate and timeout). */
+static enum MHD_Result send_single(pc_http *h, struct MHD_Connection *c, const sub *s)
+{
+    unsigned status = MHD_HTTP_SERVICE_UNAVAILABLE;
+    json_t *o = item_result(s, &s->items[0], &status);
+    if (o == NULL)
         return send_error(h, c, MHD_HTTP_SERVICE_UNAVAILABLE, "unavailable", "out of memory");
+    json_t *e = json_object_get(o, "error");
+    if (e == NULL) {
+        if (status == MHD_HTTP_OK)
+            json_object_del(o, "status");
+        return send_json(h, c, status, o);
     }
-    enum MHD_Result ret;
-    if (submit_wait(h, c, tx, wait, &w, &ret)) {
-        if (!wait) {
-            char txid[65];
-            hex32(txid, w.txid);
-            ret = send_json(h, c, MHD_HTTP_ACCEPTED,
-                            json_pack("{s:s,s:s}", "txid", txid, "status", "pending"));
-        } else {
-            pc_hist_observe(&pc_node_metrics(h->n)->commit_latency, mono_ns() - r->t0_ns);
-            ret = send_committed(h, c, &w);
+    json_incref(e);
+    json_object_del(o, "error");
+    const char *code = json_string_value(json_object_get(e, "code"));
+    if (status == MHD_HTTP_UNPROCESSABLE_CONTENT) {
+        json_object_set(e, "verdict", json_object_get(o, "verdict"));
+        json_object_del(o, "status");
+        json_object_set_new(o, "error", e);
+        return send_json(h, c, status, o);
+    }
+    if (code != NULL && (strcmp(code, "duplicate") == 0 || strcmp(code, "timeout") == 0) &&
+        json_object_get(o, "txid") != NULL)
+        json_object_set(e, "txid", json_object_get(o, "txid"));
+    json_decref(o);
+    return send_json(h, c, status, json_pack("{s:o}", "error", e));
+}
+
+/* Answer a batch: 200 {"results":[...], "committed", "failed"}. */
+static enum MHD_Result send_batch(pc_http *h, struct MHD_Connection *c, const sub *s)
+{
+    json_t *arr = json_array();
+    size_t committed = 0, failed = 0;
+    for (size_t i = 0; arr != NULL && i < s->n; i++) {
+        unsigned status = 0;
+        json_t *o = item_result(s, &s->items[i], &status);
+        if (o == NULL || json_array_append_new(arr, o) != 0) {
+            json_decref(arr);
+            arr = NULL;
+            break;
         }
+        if (json_object_get(o, "error") != NULL)
+            failed++;
+        else if (status == MHD_HTTP_OK)
+            committed++;
     }
-    pc_mp_waiter_destroy(&w);
+    if (arr == NULL)
+        return send_error(h, c, MHD_HTTP_SERVICE_UNAVAILABLE, "unavailable", "out of memory");
+    return send_json(h, c, MHD_HTTP_OK,
+                     json_pack("{s:o,s:I,s:I}", "results", arr, "committed", (json_int_t)committed,
+                               "failed", (json_int_t)failed));
+}
+
+/* Wait for a submission whose items were all admitted or refused, answer it
+ * and free it. */
+static enum MHD_Result sub_finish(pc_http *h, struct MHD_Connection *c, sub *s)
+{
+    s->deadline_ms = pc_mono_ms() + PC_NODE_COMMIT_TIMEOUT_MS;
+    sub_wait_blocking(s);
+    enum MHD_Result ret = s->batch ? send_batch(h, c, s) : send_single(h, c, s);
+    sub_free(s);
     return ret;
 }
 
@@ -464,18 +640,88 @@ typedef struct ctx {
     const pc_route_match *m;
 } ctx;
 
+static enum MHD_Result send_bad_wait(const ctx *x)
+{
+    return send_error(x->h, x->c, MHD_HTTP_BAD_REQUEST, "bad_field", "wait must be 0 or 1");
+}
+
+static enum MHD_Result send_oom(const ctx *x)
+{
+    return send_error(x->h, x->c, MHD_HTTP_SERVICE_UNAVAILABLE, "unavailable", "out of memory");
+}
+
+/* POST /v1/tx: one transaction. */
 static enum MHD_Result h_tx_post(const ctx *x)
 {
+    bool wait;
+    if (!wait_param(x->c, &wait))
+        return send_bad_wait(x);
     json_t *obj = NULL;
     enum MHD_Result ret;
     if (!parse_body_json(x->h, x->c, x->r, &obj, &ret))
         return ret;
-    pc_tx tx;
-    bool ok = parse_tx_obj(x->h, x->c, obj, "", &tx, &ret);
+    sub *s = sub_new(x->h, 1, false, wait, x->r->t0_ns);
+    if (s == NULL) {
+        json_decref(obj);
+        return send_oom(x);
+    }
+    sub_parse_admit(s, 0, obj, "");
     json_decref(obj);
-    if (!ok)
+    return sub_finish(x->h, x->c, s);
+}
+
+/* POST /v1/txs: {"txs":[tx, ...]}, 1 to PC_HTTP_BATCH_MAX transactions, each
+ * handled as POST /v1/tx would handle it alone; one result per item. A body
+ * of the wrong shape is refused whole and admits nothing. */
+static enum MHD_Result h_txs_post(const ctx *x)
+{
+    pc_metrics *m = pc_node_metrics(x->h->n);
+    bool wait;
+    if (!wait_param(x->c, &wait))
+        return send_bad_wait(x);
+    json_t *body = NULL;
+    enum MHD_Result ret;
+    if (!parse_body_json(x->h, x->c, x->r, &body, &ret))
         return ret;
-    return finish_tx(x->h, x->c, x->r, &tx);
+    if (!json_is_object(body)) {
+        json_decref(body);
+        pc_metrics_admission_reject(m, PC_AR_BAD_FIELD);
+        return send_error(x->h, x->c, MHD_HTTP_BAD_REQUEST, "bad_field",
+                          "the body must be {\"txs\": [transaction, ...]}");
+    }
+    const char *k;
+    json_t *v;
+    json_object_foreach(body, k, v) {
+        if (strcmp(k, "txs") != 0) {
+            char key[64];
+            snprintf(key, sizeof key, "%s", k);
+            json_decref(body);
+            pc_metrics_admission_reject(m, PC_AR_UNKNOWN_FIELD);
+            return send_error(x->h, x->c, MHD_HTTP_BAD_REQUEST, "unknown_field",
+                              "%s: unknown field (the body is {\"txs\": [...]})", key);
+        }
+    }
+    const json_t *txs = json_object_get(body, "txs");
+    size_t n = json_array_size(txs);
+    bool is_array = json_is_array(txs);
+    if (!is_array || n == 0 || n > PC_HTTP_BATCH_MAX) {
+        json_decref(body);
+        pc_metrics_admission_reject(m, PC_AR_BAD_FIELD);
+        if (!is_array)
+            return send_error(x->h, x->c, MHD_HTTP_BAD_REQUEST, "bad_field",
+                              "txs is required: an array of 1 to %d transactions", PC_HTTP_BATCH_MAX);
+        return send_error(x->h, x->c, MHD_HTTP_BAD_REQUEST, "bad_field",
+                          "txs has %zu transactions; send 1 to %d per request", n, PC_HTTP_BATCH_MAX);
+    }
+    sub *s = sub_new(x->h, n, true, wait, x->r->t0_ns);
+    if (s == NULL) {
+        json_decref(body);
+        return send_oom(x);
+    }
+    for (size_t i = 0; i < n; i++)
+        sub_parse_admit(s, i, json_array_get(txs, i), "");
+    json_decref(body);
+    return sub_finish(x->h, x->c, s);
 }
 
 /* txid path parameter -> bytes, or a 400 answer. */
@@ -559,6 +805,10 @@ static enum MHD_Result h_records_post(const ctx *x)
     pc_node *n = h->n;
     json_t *body = NULL;
     enum MHD_Result ret;
+    sub *s = NULL;
+    bool wait;
+    if (!wait_param(x->c, &wait))
+        return send_bad_wait(x);
     if (!parse_body_json(h, x->c, x->r, &body, &ret))
         return ret;
     if (!json_is_object(body)) {
@@ -585,9 +835,10 @@ static enum MHD_Result h_records_post(const ctx *x)
                           "tx (an object), blob and sealed_custodian (base64url strings) are all required");
     }
     pc_tx tx;
-    if (!parse_tx_obj(h, x->c, txo, "tx.", &tx, &ret)) {
+    refusal rf;
+    if (!parse_tx_obj(h, txo, "tx.", &tx, &rf)) {
         json_decref(body);
-        return ret;
+        return send_refusal(h, x->c, &rf, NULL);
     }
     pc_error err;
     pc_error_clear(&err);
@@ -713,7 +964,13 @@ static enum MHD_Result h_records_post(const ctx *x)
     }
     free(blob);
     json_decref(body);
-    return finish_tx(h, x->c, x->r, &tx);
+    s = sub_new(h, 1, false, wait, x->r->t0_ns);
+    if (s == NULL) {
+        pc_tx_free(&tx);
+        return send_oom(x);
+    }
+    sub_admit(s, 0, &tx);
+    return sub_finish(h, x->c, s);
 out:
     free(blob);
     pc_tx_free(&tx);
@@ -912,28 +1169,34 @@ static enum MHD_Result h_record_content(const ctx *x)
         goto out;
     }
     tx.sigs_checked = true; /* signed just now with our own key */
-    pc_mp_waiter w;
-    if (pc_mp_waiter_init(&w) != PC_OK) {
+    /* Admitted and answered like a POST /v1/tx, but this thread waits. */
+    sub *s = sub_new(h, 1, false, true, x->r->t0_ns);
+    if (s == NULL) {
         pc_tx_free(&tx);
         ret = send_error(h, x->c, MHD_HTTP_SERVICE_UNAVAILABLE, "unavailable", "out of memory");
         goto out;
     }
-    if (!submit_wait(h, x->c, &tx, true, &w, &ret)) {
-        pc_mp_waiter_destroy(&w);
+    sub_admit(s, 0, &tx);
+    s->deadline_ms = pc_mono_ms() + PC_NODE_COMMIT_TIMEOUT_MS;
+    sub_wait_blocking(s);
+    const pc_mp_waiter *w = &s->items[0].w;
+    if (!s->items[0].admitted || w->state != PC_MP_COMMITTED) {
+        ret = send_single(h, x->c, s);
+        sub_free(s);
         goto out;
     }
-    if (w.verdict != PC_V_OK) {
+    if (w->verdict != PC_V_OK) {
         pc_node_log("error", "access.log for record %s was rejected by the ledger (%s); content withheld",
-                    ri.id, pc_verdict_name(w.verdict));
+                    ri.id, pc_verdict_name(w->verdict));
         ret = send_error(h, x->c, MHD_HTTP_SERVICE_UNAVAILABLE, "unavailable",
                          "the read could not be recorded on the chain (%s), so the content is withheld",
-                         pc_verdict_name(w.verdict));
-        pc_mp_waiter_destroy(&w);
+                         pc_verdict_name(w->verdict));
+        sub_free(s);
         goto out;
     }
     char access_txid[65];
-    hex32(access_txid, w.txid);
-    pc_mp_waiter_destroy(&w);
+    hex32(access_txid, w->txid);
+    sub_free(s);
     char *blob64 = pc_b64_dup(blob.data, blob.len);
     char sealed64[128];
     pc_b64_encode(sealed64, sizeof sealed64, sealed_r, sizeof sealed_r);
@@ -1358,6 +1621,7 @@ static enum MHD_Result dispatch(pc_http *h, struct MHD_Connection *c, req *r, co
                            MHD_HTTP_HEADER_ALLOW, m.allow);
     case PC_ROUTE_STATIC: return h_static(&x);
     case PC_ROUTE_TX_POST: return h_tx_post(&x);
+    case PC_ROUTE_TXS_POST: return h_txs_post(&x);
     case PC_ROUTE_TX_GET: return h_tx_get(&x, false);
     case PC_ROUTE_TX_RAW: return h_tx_get(&x, true);
     case PC_ROUTE_RECORDS_POST: return h_records_post(&x);

@@ -17,6 +17,7 @@ typedef struct route_def {
 
 static const route_def ROUTES[] = {
     {"POST", "/v1/tx", PC_ROUTE_TX_POST, "tx_post"},
+    {"POST", "/v1/txs", PC_ROUTE_TXS_POST, "txs_post"},
     {"GET", "/v1/tx/{}", PC_ROUTE_TX_GET, "tx_get"},
     {"GET", "/v1/tx/{}/raw", PC_ROUTE_TX_RAW, "tx_raw"},
     {"POST", "/v1/records", PC_ROUTE_RECORDS_POST, "records_post"},

@@ -11,6 +11,7 @@ typedef enum pc_route_id {
     PC_ROUTE_METHOD_NOT_ALLOWED,
     PC_ROUTE_STATIC, /* a file of the web UI (GET/HEAD outside /v1 and /metrics) */
     PC_ROUTE_TX_POST,
+    PC_ROUTE_TXS_POST, /* POST /v1/txs: a batch of transactions */
     PC_ROUTE_TX_GET,
     PC_ROUTE_TX_RAW,
     PC_ROUTE_RECORDS_POST,

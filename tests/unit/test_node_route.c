@@ -22,6 +22,8 @@ static void test_routes_match(void **state)
     pc_route_match m;
     assert_int_equal(pc_route_find("POST", "/v1/tx", &m), PC_ROUTE_TX_POST);
     assert_int_equal(m.nparams, 0);
+    assert_int_equal(pc_route_find("POST", "/v1/txs", &m), PC_ROUTE_TXS_POST);
+    assert_string_equal(pc_route_name(PC_ROUTE_TXS_POST), "txs_post");
     assert_int_equal(pc_route_find("GET", "/v1/tx/abc", &m), PC_ROUTE_TX_GET);
     assert_string_equal(m.params[0], "abc");
     assert_int_equal(pc_route_find("GET", "/v1/tx/abc/raw", &m), PC_ROUTE_TX_RAW);
@@ -52,7 +54,7 @@ static void test_routes_not_found(void **state)
     const char *missing[] = {"/v1/nope", "/v1/tx/", "/v1/tx//raw", "/v1/tx/a/b/c", "/v1",
                              "/v1/", "/v1/status/", "/metrics/x", "/v1/patients/x/unknown",
                              "/v1/records/a%2Fb", "/v1/records/%zz", "/v1/records/%0a",
-                             "/v1/records/a%"};
+                             "/v1/records/a%", "/v1/txs/x"};
     for (size_t i = 0; i < sizeof missing / sizeof missing[0]; i++) {
         if (pc_route_find("GET", missing[i], &m) != PC_ROUTE_NOT_FOUND)
             fail_msg("%s matched route %d", missing[i], m.id);
@@ -67,6 +69,10 @@ static void test_routes_method_not_allowed(void **state)
     (void)state;
     pc_route_match m;
     assert_int_equal(pc_route_find("GET", "/v1/tx", &m), PC_ROUTE_METHOD_NOT_ALLOWED);
+    assert_string_equal(m.allow, "POST");
+    assert_int_equal(pc_route_find("GET", "/v1/txs", &m), PC_ROUTE_METHOD_NOT_ALLOWED);
+    assert_string_equal(m.allow, "POST");
+    assert_int_equal(pc_route_find("PUT", "/v1/txs", &m), PC_ROUTE_METHOD_NOT_ALLOWED);
     assert_string_equal(m.allow, "POST");
     assert_int_equal(pc_route_find("DELETE", "/v1/status", &m), PC_ROUTE_METHOD_NOT_ALLOWED);
     assert_string_equal(m.allow, "GET, HEAD");
