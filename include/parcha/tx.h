@@ -113,11 +113,35 @@ int pc_proposal_encode(const pc_proposal *p, pc_buf *out) PC_MUST_USE;
  * signature or tx signatures (the ledger does, against state). */
 int pc_proposal_decode(const uint8_t *data, size_t len, pc_proposal *p,
                        pc_error *err) PC_MUST_USE;
+/* The same, with the transactions parsed on `threads` threads and, when
+ * verify is true, their signatures checked in the same pass (each good one
+ * marked sigs_checked; a bad signature is not an error here, apply gives its
+ * verdict). Parsing is ~10 us per transaction, so a peer's 2,000-transaction
+ * block is parsed in half the time on two cores. */
+int pc_proposal_decode_mt(const uint8_t *data, size_t len, pc_proposal *p,
+                          int threads, bool verify, pc_error *err) PC_MUST_USE;
 void pc_proposal_free(pc_proposal *p);
 
 /* Verify every not-yet-checked transaction signature in p, spreading the work
  * over `threads` threads (1 = inline). Marks tx.sigs_checked; returns the
  * number of transactions with a bad signature. */
 size_t pc_proposal_verify_txs(pc_proposal *p, int threads);
+
+/* A transaction in stored or wire form, not yet parsed: its canonical bytes
+ * and nsigs packed signatures (32-byte key then 64-byte signature each). */
+typedef struct pc_tx_raw {
+    const uint8_t *canon;
+    size_t len;
+    const uint8_t *sigs;
+    size_t nsigs;
+} pc_tx_raw;
+
+/* Parse raw[0..n) into txs[0..n) (zeroed by the caller) on `threads`
+ * threads, checking signatures too when verify is true (as
+ * pc_proposal_decode_mt). On a parse failure returns the error of the
+ * lowest-numbered bad transaction with *bad set to its index; txs may then
+ * hold parsed entries, which pc_tx_free releases (unparsed ones are zero). */
+int pc_txs_parse_mt(const pc_tx_raw *raw, size_t n, pc_tx *txs, int threads,
+                    bool verify, size_t *bad, pc_error *err) PC_MUST_USE;
 
 #endif

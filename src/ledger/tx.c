@@ -754,6 +754,12 @@ static int parse_header(pc_proposal *p, const uint8_t *h, size_t len,
 int pc_proposal_decode(const uint8_t *data, size_t len, pc_proposal *p,
                        pc_error *err)
 {
+    return pc_proposal_decode_mt(data, len, p, 1, false, err);
+}
+
+int pc_proposal_decode_mt(const uint8_t *data, size_t len, pc_proposal *p,
+                          int threads, bool verify, pc_error *err)
+{
     memset(p, 0, sizeof *p);
     reader r = {data, len};
     uint8_t magic[4];
@@ -785,31 +791,46 @@ int pc_proposal_decode(const uint8_t *data, size_t len, pc_proposal *p,
         rc = pc_error_set(err, PC_ENOMEM, "out of memory");
         goto fail;
     }
+    /* Slice the frames first (cheap), then parse them, possibly in parallel. */
+    pc_tx_raw *raw = calloc(ntx ? ntx : 1, sizeof *raw);
+    if (raw == NULL) {
+        rc = pc_error_set(err, PC_ENOMEM, "out of memory");
+        goto fail;
+    }
     for (uint32_t i = 0; i < ntx; i++) {
         uint32_t clen;
         uint8_t nsig;
-        pc_txsig sigs[PC_TX_MAX_SIGS];
         if (get_u32(&r, &clen) != 0 || clen > r.left) {
+            free(raw);
             rc = pc_error_set(err, PC_EINVAL, "proposal transaction %u is truncated", i);
             goto fail;
         }
-        const uint8_t *canon = r.p;
+        raw[i].canon = r.p;
+        raw[i].len = clen;
         r.p += clen;
         r.left -= clen;
         if (get_bytes(&r, &nsig, 1) != 0 || nsig == 0 || nsig > PC_TX_MAX_SIGS ||
-            get_bytes(&r, sigs, (size_t)nsig * sizeof *sigs) != 0) {
+            (size_t)nsig * sizeof(pc_txsig) > r.left) {
+            free(raw);
             rc = pc_error_set(err, PC_EINVAL, "proposal transaction %u has bad signatures", i);
             goto fail;
         }
-        rc = pc_tx_parse_canon(canon, clen, sigs, nsig, &p->txs[i], err);
-        if (rc != PC_OK)
-            goto fail;
-        p->ntx = i + 1;
+        raw[i].sigs = r.p;
+        raw[i].nsigs = nsig;
+        r.p += (size_t)nsig * sizeof(pc_txsig);
+        r.left -= (size_t)nsig * sizeof(pc_txsig);
     }
     if (r.left != 0) {
+        free(raw);
         rc = pc_error_set(err, PC_EINVAL, "proposal has trailing bytes");
         goto fail;
     }
+    size_t bad = 0;
+    rc = pc_txs_parse_mt(raw, ntx, p->txs, threads, verify, &bad, err);
+    free(raw);
+    p->ntx = ntx; /* unparsed entries are zero: pc_proposal_free skips them */
+    if (rc != PC_OK)
+        goto fail;
     uint8_t root[32];
     if (txroot_of(p->txs, p->ntx, root) != PC_OK) {
         rc = pc_error_set(err, PC_ENOMEM, "out of memory");
@@ -888,4 +909,76 @@ size_t pc_proposal_verify_txs(pc_proposal *p, int threads)
     for (int t = started + 1; t < threads; t++)
         bad += jobs[t].bad;
     return bad;
+}
+
+/* One thread's share of pc_txs_parse_mt. */
+typedef struct parse_job {
+    const pc_tx_raw *raw;
+    pc_tx *txs;
+    size_t from, to;
+    bool verify;
+    int rc;          /* PC_OK, or the error of the first bad tx in the range */
+    size_t bad;      /* its index */
+    pc_error err;
+} parse_job;
+
+static void *parse_range(void *arg)
+{
+    parse_job *j = arg;
+    j->rc = PC_OK;
+    for (size_t i = j->from; i < j->to; i++) {
+        const pc_tx_raw *r = &j->raw[i];
+        pc_txsig sigs[PC_TX_MAX_SIGS];
+        size_t ns = r->nsigs <= PC_TX_MAX_SIGS ? r->nsigs : 0;
+        memcpy(sigs, r->sigs, ns * sizeof *sigs);
+        int rc = pc_tx_parse_canon(r->canon, r->len, sigs, ns, &j->txs[i], &j->err);
+        if (rc != PC_OK) {
+            j->rc = rc;
+            j->bad = i;
+            return NULL; /* later ones do not matter: the lowest bad index is named */
+        }
+        if (j->verify && pc_tx_verify(&j->txs[i]) != PC_OK)
+            continue; /* a bad one stays unchecked: apply gives its verdict */
+    }
+    return NULL;
+}
+
+int pc_txs_parse_mt(const pc_tx_raw *raw, size_t n, pc_tx *txs, int threads,
+                    bool verify, size_t *bad, pc_error *err)
+{
+    enum { MAX_THREADS = 16 };
+    if (threads < 1)
+        threads = 1;
+    if (threads > MAX_THREADS)
+        threads = MAX_THREADS;
+    if ((size_t)threads > n / 32 + 1)
+        threads = (int)(n / 32 + 1); /* small batches: not worth a thread */
+    parse_job jobs[MAX_THREADS];
+    pthread_t tids[MAX_THREADS];
+    size_t per = (n + (size_t)threads - 1) / (size_t)threads;
+    for (int t = 0; t < threads; t++) {
+        size_t from = (size_t)t * per;
+        jobs[t] = (parse_job){raw, txs, from > n ? n : from, from + per > n ? n : from + per,
+                              verify, PC_OK, 0, {0, ""}};
+    }
+    int started = 0;
+    for (int t = 1; t < threads; t++) {
+        if (pthread_create(&tids[t], NULL, parse_range, &jobs[t]) != 0)
+            break;
+        started = t;
+    }
+    parse_range(&jobs[0]);
+    for (int t = started + 1; t < threads; t++)
+        parse_range(&jobs[t]); /* threads that failed to start: done here */
+    for (int t = 1; t <= started; t++)
+        pthread_join(tids[t], NULL);
+    for (int t = 0; t < threads; t++) {
+        if (jobs[t].rc != PC_OK) { /* ranges are in order: the first failure is the lowest */
+            *bad = jobs[t].bad;
+            if (err != NULL)
+                *err = jobs[t].err;
+            return jobs[t].rc;
+        }
+    }
+    return PC_OK;
 }

@@ -714,7 +714,9 @@ static int apply_wire(pc_node *n, uint64_t pos, const uint8_t *data, size_t len,
     if (op != NULL) {
         p = &op->p;
     } else {
-        int rc = pc_proposal_decode(data, len, &decoded, err);
+        /* A peer's block: parse and check its signatures on every verifier
+         * thread in one pass (apply then skips the checked ones). */
+        int rc = pc_proposal_decode_mt(data, len, &decoded, n->cfg->threads, true, err);
         if (rc != PC_OK) {
             if (strict)
                 return rc;

@@ -383,6 +383,72 @@ static void test_verify_detects_tampering(void **state)
     assert_int_equal(pc_ledger_open(w->path, 0, &w->l, &err), PC_OK);
 }
 
+/* Offset of transaction i's frame (its u32 length) in a proposal's wire form. */
+static size_t tx_frame(const pc_buf *wire, size_t want)
+{
+    const uint8_t *b = wire->data;
+    size_t off = 4;
+    uint32_t hlen = ((uint32_t)b[off] << 24) | ((uint32_t)b[off + 1] << 16) | ((uint32_t)b[off + 2] << 8) | b[off + 3];
+    off += 4 + hlen + 64 + 4;
+    for (size_t i = 0; i < want; i++) {
+        uint32_t clen = ((uint32_t)b[off] << 24) | ((uint32_t)b[off + 1] << 16) | ((uint32_t)b[off + 2] << 8) | b[off + 3];
+        off += 4 + clen;
+        off += 1 + (size_t)b[off] * 96;
+    }
+    return off;
+}
+
+/* pc_proposal_decode_mt parses on several threads exactly as the one-thread
+ * decode does, marks good signatures checked and leaves a bad one unchecked,
+ * and names the lowest bad transaction when one does not parse. */
+static void test_decode_parallel(void **state)
+{
+    world *w = *state;
+    populate(w);
+    enum { N = 100 };
+    pc_tx txs[N];
+    for (int i = 0; i < N; i++) {
+        char id[16];
+        snprintf(id, sizeof id, "rec-p%d", i);
+        make_tx(w, "record.add", record_body(w, id, "Prescription", "2023-06-01"), &txs[i], &w->doc_a, NULL);
+    }
+    pc_proposal p;
+    pc_error err;
+    assert_int_equal(pc_proposal_make(&p, "testnet", "city", ++w->seq, w->now, txs, N, &w->hosp_a, &err), PC_OK);
+    pc_buf wire;
+    pc_buf_init(&wire);
+    assert_int_equal(pc_proposal_encode(&p, &wire), PC_OK);
+    pc_proposal_free(&p);
+
+    /* Flip a byte of tx 70's signature: still decodes, only that one unchecked. */
+    size_t f70 = tx_frame(&wire, 70);
+    uint32_t clen = ((uint32_t)wire.data[f70] << 24) | ((uint32_t)wire.data[f70 + 1] << 16) |
+                    ((uint32_t)wire.data[f70 + 2] << 8) | wire.data[f70 + 3];
+    wire.data[f70 + 4 + clen + 1 + 40] ^= 1;
+    pc_proposal one, many;
+    assert_int_equal(pc_proposal_decode(wire.data, wire.len, &one, &err), PC_OK);
+    assert_int_equal(pc_proposal_decode_mt(wire.data, wire.len, &many, 4, true, &err), PC_OK);
+    assert_int_equal(one.ntx, N);
+    assert_int_equal(many.ntx, N);
+    for (int i = 0; i < N; i++) {
+        assert_memory_equal(one.txs[i].txid, many.txs[i].txid, 32);
+        assert_false(one.txs[i].sigs_checked);
+        assert_int_equal(many.txs[i].sigs_checked, i != 70);
+    }
+    pc_proposal_free(&one);
+    pc_proposal_free(&many);
+
+    /* Break the JSON of txs 40 and 90: the error is tx 40's, on any thread count. */
+    size_t f40 = tx_frame(&wire, 40), f90 = tx_frame(&wire, 90);
+    wire.data[f40 + 4] = 'x';
+    wire.data[f90 + 4] = '[';
+    pc_error e1, e4;
+    assert_int_not_equal(pc_proposal_decode(wire.data, wire.len, &one, &e1), PC_OK);
+    assert_int_not_equal(pc_proposal_decode_mt(wire.data, wire.len, &many, 4, true, &e4), PC_OK);
+    assert_string_equal(e1.msg, e4.msg);
+    pc_buf_free(&wire);
+}
+
 static void test_restart_resumes(void **state)
 {
     world *w = *state;
@@ -432,6 +498,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_rejections_change_nothing, setup, teardown),
         cmocka_unit_test_setup_teardown(test_verify_detects_tampering, setup, teardown),
         cmocka_unit_test_setup_teardown(test_restart_resumes, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_decode_parallel, setup, teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
