@@ -445,6 +445,8 @@ int bh_once(int port, const hreq *r, char **body)
 int bh_send_all(const int *ports, int nnodes, hreq *reqs, size_t n, int conns, const char *what)
 {
     bh_engine e;
+    memset(&e, 0, sizeof e);
+    e.ep = -1;
     size_t items = 0;
     for (size_t i = 0; i < n; i++)
         items += reqs[i].batch ? reqs[i].items : 1;

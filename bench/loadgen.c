@@ -20,12 +20,24 @@
  *   5. parchad's resident memory (VmRSS, VmHWM), then SIGTERM and a restart:
  *      time from exec to the first answered GET /v1/status.
  *
- * The client is one thread with epoll and plain sockets (no HTTP library), so
- * it takes as little of the machine's CPU from the node as it can.
+ * The client (bench_http.c) is one thread with epoll and plain sockets (no
+ * HTTP library), so it takes as little of the machine's CPU from the node as
+ * it can. Only 200 counts as committed here.
+ *
+ * --batch N: the full and half loads send POST /v1/txs with N pre-signed
+ * transactions per request (/work/briefs/batch_contract.md; per-item results
+ * counted; --conns then defaults to 8); exit status 3 if the node answers 404
+ * to it. Every figure line names its mode ("1 tx per request" or "batches of
+ * N"); the last line is "single-node committed tx/s: N" in the default mode
+ * and "single-node committed tx/s (batches of N): N" with --batch.
+ * --full-only stops after the full load (no half load, reads, timeline,
+ * memory or restart). --cluster 3: see loadgen_cluster.c.
  *
  *   loadgen --parchad PATH [--quick] [--txs N] [--conns C] [--patients P]
  *           [--records R] [--reads N] [--half-seconds S] [--dir DIR] [--keep]
- *           [--node-arg ARG]... */
+ *           [--node-arg ARG]... [--batch N] [--full-only]
+ *   loadgen --cluster 3 --parcha PATH --parchad PATH [--etcd PATH] [--txs N]
+ *           [--conns C per node] [--patients P] [--batch N] [--dir DIR] [--keep] */
 #include <errno.h>
 #include <fcntl.h>
 #include <netinet/in.h>

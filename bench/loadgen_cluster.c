@@ -15,7 +15,16 @@
  * the same height and head (GET /v1/status) and stops everything it started
  * with `parcha devnet down --dir DIR --purge` (without --purge on failure, so
  * the logs stay; not at all with --keep), also on SIGINT/SIGTERM/SIGHUP and
- * on any exit. */
+ * on any exit.
+ *
+ * Connections: --conns per node (default 128; 4 with --batch). Figures, one
+ * per line, each starting "3 hospitals (etcd)" and naming the mode: the full
+ * load (answers by status, committed per node), commit latency p50/p99, the
+ * load average and the CPU seconds the parchads, the etcd members and loadgen
+ * used during the load (from /proc/<pid>/stat of the pids in devnet.json),
+ * the common height and head, and last "3 hospitals (etcd) committed tx/s
+ * (MODE): N". Exit status 0, 1 on failure, 3 if the nodes have no
+ * POST /v1/txs (--batch). */
 #include "loadgen_cluster.h"
 
 #include <errno.h>
@@ -94,6 +103,7 @@ static int url_port(const char *url)
 typedef struct cnode {
     char id[64];
     int port;
+    int pid, etcd_pid; /* its parchad and its etcd member */
 } cnode;
 
 /* Read DIR/devnet.json: the network id into net, the nodes (in founding
@@ -128,6 +138,9 @@ static int read_devnet(const char *dir, char *net, size_t netlen, cnode *nodes, 
         }
         snprintf(nodes[i].id, sizeof nodes[i].id, "%s", id);
         nodes[i].port = port;
+        nodes[i].pid = (int)json_integer_value(json_object_get(nd, "pid"));
+        nodes[i].etcd_pid = (int)json_integer_value(
+            json_object_get(json_array_get(json_object_get(j, "etcd"), i), "pid"));
         char *pass = NULL;
         size_t plen = 0;
         pc_error err;
@@ -181,6 +194,47 @@ static int wait_same_head(const cnode *nodes, long long *height, char *head, siz
         }
         usleep(50000);
     }
+}
+
+/* CPU seconds (user + system) used so far by process pid (0 = self); -1 if
+ * unknown. */
+static double proc_cpu(int pid)
+{
+    char path[64], buf[1024];
+    if (pid == 0)
+        snprintf(path, sizeof path, "/proc/self/stat");
+    else if (pid > 0)
+        snprintf(path, sizeof path, "/proc/%d/stat", pid);
+    else
+        return -1;
+    FILE *f = fopen(path, "r");
+    if (f == NULL)
+        return -1;
+    size_t n = fread(buf, 1, sizeof buf - 1, f);
+    fclose(f);
+    buf[n] = '\0';
+    /* Fields after the command name (which may hold spaces): state is
+     * field 3, utime field 14, stime field 15. */
+    const char *p = strrchr(buf, ')');
+    unsigned long long ut = 0, st = 0;
+    if (p == NULL || sscanf(p + 2, "%*c %*d %*d %*d %*d %*d %*u %*u %*u %*u %*u %llu %llu", &ut,
+                            &st) != 2)
+        return -1;
+    long hz = sysconf(_SC_CLK_TCK);
+    return (double)(ut + st) / (double)(hz > 0 ? hz : 100);
+}
+
+/* CPU seconds of the parchads (what[0]), the etcd members (what[1]) and
+ * this process (what[2]). */
+static void cluster_cpu(const cnode *nodes, double what[3])
+{
+    what[0] = what[1] = 0;
+    for (int i = 0; i < BW_NHOSP; i++) {
+        double a = proc_cpu(nodes[i].pid), b = proc_cpu(nodes[i].etcd_pid);
+        what[0] += a > 0 ? a : 0;
+        what[1] += b > 0 ? b : 0;
+    }
+    what[2] = proc_cpu(0);
 }
 
 static void loadavg(char *out, size_t outlen)
@@ -346,7 +400,10 @@ int lg_cluster(const lg_opts *o)
         bh_close(&e);
         goto out;
     }
+    double cpu0[3], cpu1[3];
+    cluster_cpu(nodes, cpu0);
     double el = bh_run(&e, r, nj, 0, st, lat);
+    cluster_cpu(nodes, cpu1);
     bh_close(&e);
     char load[64];
     loadavg(load, sizeof load);
@@ -382,7 +439,10 @@ int lg_cluster(const lg_opts *o)
            conns, mode, o->txs, el, summary, nodes[0].id, per[0], nodes[1].id, per[1],
            nodes[2].id, per[2]);
     printf("3 hospitals (etcd) commit latency (%s): p50 %.1f ms, p99 %.1f ms\n", mode, p50, p99);
-    printf("3 hospitals (etcd) load average at the end of the load: %s\n", load);
+    printf("3 hospitals (etcd) load average at the end of the load: %s; CPU used during the "
+           "load (%.1f s x %ld cores): 3 parchad %.1f s, 3 etcd %.1f s, loadgen %.1f s\n",
+           load, el, sysconf(_SC_NPROCESSORS_ONLN), cpu1[0] - cpu0[0], cpu1[1] - cpu0[1],
+           cpu1[2] - cpu0[2]);
     printf("3 hospitals (etcd) same chain on all 3 nodes: height %lld, head %.16s..., %lld tx "
            "(%lld in the load; converged %.2f s after it)\n",
            height, head, chain, before >= 0 ? chain - before : -1, waited);
