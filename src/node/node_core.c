@@ -33,6 +33,7 @@
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <stdint.h>
 #include <string.h>
 #include <sys/stat.h>
 #include <time.h>
@@ -661,16 +662,27 @@ static void propose(pc_node *n, pc_tx *txs, size_t ntx)
     atomic_fetch_add(&n->metrics.proposals_submitted, 1);
 }
 
+/* Largest proposal handed to etcd, in wire bytes: etcd refuses requests over
+ * 1.5 MiB by default (--max-request-bytes), so a batch is split below it.
+ * The solo orderer keeps proposals in memory and needs no such cap. */
+#define ETCD_PROPOSAL_MAX ((size_t)1024 * 1024)
+
+/* Wait for room in the pipeline (group commit). False once the node failed. */
+static bool wait_for_room(pc_node *n)
+{
+    pthread_mutex_lock(&n->omu);
+    while (n->ninflight >= MAX_INFLIGHT && !atomic_load(&n->failed))
+        pthread_cond_wait(&n->ocv, &n->omu);
+    pthread_mutex_unlock(&n->omu);
+    return !atomic_load(&n->failed);
+}
+
 static void *proposer_main(void *arg)
 {
     pc_node *n = arg;
+    size_t max_bytes = strcmp(n->cfg->orderer, "etcd") == 0 ? ETCD_PROPOSAL_MAX : SIZE_MAX;
     for (;;) {
-        /* Group commit: wait for room in the pipeline before cutting. */
-        pthread_mutex_lock(&n->omu);
-        while (n->ninflight >= MAX_INFLIGHT && !atomic_load(&n->failed))
-            pthread_cond_wait(&n->ocv, &n->omu);
-        pthread_mutex_unlock(&n->omu);
-        if (atomic_load(&n->failed))
+        if (!wait_for_room(n))
             break;
         pc_tx *txs = NULL;
         size_t ntx = pc_mempool_take(n->mp, &txs);
@@ -678,7 +690,25 @@ static void *proposer_main(void *arg)
             free(txs);
             break;
         }
-        propose(n, txs, ntx);
+        /* Cut the batch into proposals the orderer accepts (one, unless
+         * etcd's request limit would be passed). */
+        size_t from = 0;
+        while (from < ntx) {
+            size_t to = from, bytes = 0;
+            do {
+                bytes += 4 + txs[to].canon_len + 1 + txs[to].nsigs * sizeof(pc_txsig);
+                to++;
+            } while (to < ntx && bytes + 4 + txs[to].canon_len + 1 + txs[to].nsigs * sizeof(pc_txsig) +
+                                         4096 <= max_bytes);
+            if (from > 0 && !wait_for_room(n)) {
+                pc_mempool_failed(n->mp, txs + from, ntx - from, PC_EUNAVAIL, "the node stopped");
+                for (size_t i = from; i < ntx; i++)
+                    pc_tx_free(&txs[i]);
+                break;
+            }
+            propose(n, txs + from, to - from);
+            from = to;
+        }
         free(txs);
     }
     return NULL;
