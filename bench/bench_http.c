@@ -71,7 +71,7 @@ static void conn_close(bh_engine *e, bh_conn *c)
     c->ilen = 0;
 }
 
-int bh_open(bh_engine *e, const int *ports, int nnodes, int conns)
+static int open_engine(bh_engine *e, const int *ports, int nnodes, int conns, int verbose)
 {
     memset(e, 0, sizeof *e);
     e->ep = -1;
@@ -91,12 +91,18 @@ int bh_open(bh_engine *e, const int *ports, int nnodes, int conns)
         c->fd = -1;
         c->node = i % nnodes;
         if (conn_open(e, c) != 0) {
-            fprintf(stderr, "loadgen: cannot connect to 127.0.0.1:%d: %s\n", e->port[c->node],
-                    strerror(errno));
+            if (verbose)
+                fprintf(stderr, "loadgen: cannot connect to 127.0.0.1:%d: %s\n",
+                        e->port[c->node], strerror(errno));
             return -1;
         }
     }
     return 0;
+}
+
+int bh_open(bh_engine *e, const int *ports, int nnodes, int conns)
+{
+    return open_engine(e, ports, nnodes, conns, 1);
 }
 
 void bh_close(bh_engine *e)
@@ -431,7 +437,7 @@ int bh_once(int port, const hreq *r, char **body)
     one.batch = 0;
     if (body != NULL)
         *body = NULL;
-    if (bh_open(&e, &port, 1, 1) == 0) {
+    if (open_engine(&e, &port, 1, 1, 0) == 0) {
         bh_run(&e, &one, 1, 0, &st, &lat);
         if (body != NULL) {
             *body = e.last_body;

@@ -72,7 +72,8 @@ void bh_close(bh_engine *e);
  * the time from the first send to the last answer. */
 double bh_run(bh_engine *e, const hreq *jobs, size_t n, double rate, int *status, double *lat);
 
-/* One request on a fresh single connection; status or -1. *body (if body is
+/* One request on a fresh single connection; status or -1 (quietly, also
+ * when nothing listens on port). *body (if body is
  * not NULL) receives the answer's body (malloc'd, or NULL). */
 int bh_once(int port, const hreq *r, char **body);
 

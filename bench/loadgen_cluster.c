@@ -237,6 +237,38 @@ static void cluster_cpu(const cnode *nodes, double what[3])
     what[2] = proc_cpu(0);
 }
 
+/* The end of each node's log on stderr (after a failure, before the folder
+ * goes). */
+static void show_logs(const cnode *nodes)
+{
+    for (int i = 0; nodes != NULL && i < BW_NHOSP; i++) {
+        char path[1200], line[1024];
+        int pl = snprintf(path, sizeof path, "%s/nodes/%s/parchad.log", g_dir, nodes[i].id);
+        if (pl < 0 || (size_t)pl >= sizeof path)
+            continue;
+        FILE *f = fopen(path, "r");
+        if (f == NULL)
+            continue;
+        /* The last 20 lines: a ring of line starts. */
+        enum { KEEP = 20 };
+        long starts[KEEP] = {0};
+        int nl = 0;
+        long at = 0;
+        while (fgets(line, sizeof line, f) != NULL) {
+            size_t l = strlen(line);
+            at += (long)l;
+            if (l > 0 && line[l - 1] == '\n')
+                starts[nl++ % KEEP] = at;
+        }
+        long from = nl > KEEP ? starts[nl % KEEP] : 0;
+        fprintf(stderr, "== the end of %s\n", path);
+        if (fseek(f, from, SEEK_SET) == 0)
+            while (fgets(line, sizeof line, f) != NULL)
+                fputs(line, stderr);
+        fclose(f);
+    }
+}
+
 static void loadavg(char *out, size_t outlen)
 {
     FILE *f = fopen("/proc/loadavg", "r");
@@ -313,13 +345,21 @@ int lg_cluster(const lg_opts *o)
     g_up = 1;
     int urc = run_wait(up);
     if (urc != 0) {
+        /* up has said why on stderr and stopped what it started. */
         fprintf(stderr, "loadgen: parcha devnet up failed (exit %d)\n", urc);
+        g_up = 0;
+        if (!o->keep) {
+            run_wait(g_down_purge);
+            rmdir(g_dir); /* made here and left empty when up failed early */
+        }
+        bw_close(&w);
         return 1;
     }
     double up_s = bw_now() - u0;
 
     int rc = 1;
     cnode nodes[BW_NHOSP];
+    int nodes_known = 0;
     int ports[BW_NHOSP];
     char net[128];
     hreq *r = NULL;
@@ -330,6 +370,7 @@ int lg_cluster(const lg_opts *o)
     uint8_t *route = calloc(2000, 1);
     if (txs == NULL || route == NULL || read_devnet(g_dir, net, sizeof net, nodes, &w) != 0)
         goto out;
+    nodes_known = 1;
     w.net = net;
     for (int h = 0; h < BW_NHOSP; h++) {
         w.hid[h] = nodes[h].id;
@@ -432,8 +473,6 @@ int lg_cluster(const lg_opts *o)
     long long height = -1, chain = -1;
     char head[80];
     double waited = 0;
-    if (wait_same_head(nodes, &height, head, sizeof head, &chain, &waited) != 0)
-        goto out;
     printf("3 hospitals (etcd) full load (%d connections per node, %s): %zu tx sent in %.2f s, "
            "answers: %s; committed at %s %zu, %s %zu, %s %zu\n",
            conns, mode, o->txs, el, summary, nodes[0].id, per[0], nodes[1].id, per[1],
@@ -443,6 +482,8 @@ int lg_cluster(const lg_opts *o)
            "load (%.1f s x %ld cores): 3 parchad %.1f s, 3 etcd %.1f s, loadgen %.1f s\n",
            load, el, sysconf(_SC_NPROCESSORS_ONLN), cpu1[0] - cpu0[0], cpu1[1] - cpu0[1],
            cpu1[2] - cpu0[2]);
+    if (wait_same_head(nodes, &height, head, sizeof head, &chain, &waited) != 0)
+        goto out;
     printf("3 hospitals (etcd) same chain on all 3 nodes: height %lld, head %.16s..., %lld tx "
            "(%lld in the load; converged %.2f s after it)\n",
            height, head, chain, before >= 0 ? chain - before : -1, waited);
@@ -468,8 +509,13 @@ out:
         }
     } else {
         devnet_down(0);
-        fprintf(stderr, "loadgen: failed; devnet stopped, its folder (logs in nodes/*/parchad.log) kept in %s\n",
-                g_dir);
+        show_logs(nodes_known ? nodes : NULL);
+        if (!o->keep) {
+            run_wait(g_down_purge);
+            fprintf(stderr, "loadgen: failed; devnet stopped and removed (--keep keeps %s)\n", g_dir);
+        } else {
+            fprintf(stderr, "loadgen: failed; devnet stopped, its folder kept in %s\n", g_dir);
+        }
     }
     return rc;
 }
