@@ -493,7 +493,7 @@ int main(int argc, char **argv)
                 goto out;
         r = bh_tx_reqs(txs, k, NULL);
         nj = k;
-        if (r == NULL || bh_send_all(&nd.port, 1, r, k, 256, "registering patients") != 0)
+        if (r == NULL || bh_send_all(&nd.port, 1, r, k, o.conns, "registering patients") != 0)
             goto out;
         bh_free_reqs(r, k);
         r = NULL;
@@ -507,7 +507,7 @@ int main(int argc, char **argv)
     for (size_t done = 0; done < pre; done += 2000) {
         r = bh_mix_reqs(&w, 2000, 1);
         nj = 2000;
-        if (r == NULL || bh_send_all(&nd.port, 1, r, 2000, 256, "preloading the mix") != 0)
+        if (r == NULL || bh_send_all(&nd.port, 1, r, 2000, o.conns, "preloading the mix") != 0)
             goto out;
         bh_free_reqs(r, 2000);
         r = NULL;
