@@ -1,22 +1,50 @@
 /* parchad's HTTP API on libmicrohttpd (docs/api.md).
  *
- * Threading: MHD runs one thread per connection (MHD_USE_THREAD_PER_CONNECTION
- * with an internal polling thread for accepts), so a handler may block on a
- * condition variable until its transaction commits; there is no
- * suspend/resume and no second event loop to keep in step. A connection
- * timeout drops clients that send half a request and vanish; a connection
- * limit and a 1 MiB body cap bound what one client can take.
+ * Threading: MHD runs a pool of PC_HTTP_THREADS_PER_CORE x cores threads,
+ * each with its own poll() loop over its share of the connections
+ * (MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_POLL, MHD_OPTION_THREAD_POOL_SIZE).
+ * Not MHD_USE_EPOLL: with it, libmicrohttpd 0.9.75 (Debian 12) left a
+ * request on a fresh keep-alive connection unread until the 30 s connection
+ * timeout in 3 of about 12 `loadgen --quick` runs (the request never reached
+ * this file's handler); with poll, none in the runs since. A pool thread
+ * polls a few dozen sockets, so poll() costs next to nothing here.
+ * A write (POST /v1/tx, /v1/txs, /v1/records) does not hold its thread while
+ * the transaction is verified, ordered and applied: after admission the
+ * connection is suspended, each waiter's notify (node_mempool.h, called from
+ * the verifier, delivery or abort path) counts its submission down, and the
+ * last one resumes the connection; MHD then calls the handler again with no
+ * upload and the answer is queued there. A suspended connection never times
+ * out in MHD, so a timer thread resumes submissions whose 10 s deadline passed
+ * (answering timeout for what is left), and pc_http_stop resumes whatever is
+ * still suspended before stopping the daemon. This replaced one thread per
+ * connection, whose context switches (every commit woke one thread per
+ * request) cost about a quarter of the node's CPU at full load
+ * (docs/performance.md).
+ *
+ * Trade-off: some handlers still block their pool thread, and with it every
+ * other connection that thread serves: a content read waits for its
+ * access.log to commit (one block, milliseconds to tens of milliseconds), a
+ * content read of another hospital's record waits for that hospital's node
+ * (up to peer_read_timeout_ms), and the web UI's /v1/ui/ endpoints call this
+ * node's own API over loopback HTTP (which another pool thread serves). The
+ * pool is therefore several threads per core rather than one: idle pool
+ * threads cost nothing, and a few slow reads cannot stall all clients. If
+ * reads ever dominate, the content read can suspend the same way.
  *
  * Request life: the URI-log callback runs first with the raw request target
  * and creates the per-request context (so routes and signatures see the path
  * and query exactly as sent); the access handler gathers the body (refusing
  * more than 1 MiB with 413), then dispatches on the route table
  * (node_route.h) once the body is complete; the completion callback frees
- * the context. Every response is counted by status for /metrics, and every
- * error is JSON: {"error":{"code","message"}}. */
+ * the context (and a resumed submission the client did not stay for). Every
+ * response is counted by status for /metrics, and every error is JSON:
+ * {"error":{"code","message"}}. A connection timeout drops clients that send
+ * half a request and vanish; a connection limit and a 1 MiB body cap bound
+ * what one client can take. */
 #include "node/node_http.h"
 
 #include <arpa/inet.h>
+#include <pthread.h>
 #include <inttypes.h>
 #include <math.h>
 #include <netdb.h>
@@ -45,12 +73,23 @@
 #include "node/node_static.h"
 #include "node/session.h"
 
+typedef struct sub sub;
+
 struct pc_http {
     pc_node *n;
     struct MHD_Daemon *d;
     pc_buf tls_cert, tls_key; /* PEM text for HTTPS (the key wiped at stop) */
     MHD_socket quiesced; /* listen socket handed back by quiesce; closed at stop */
     atomic_uint_fast64_t conns;
+
+    /* Suspended submissions (see "Suspending" below). Lock order: the
+     * mempool's lock, then susp_mu, then libmicrohttpd's own. */
+    pthread_mutex_t susp_mu;
+    pthread_cond_t timer_cv;  /* the list's head changed, or stopping */
+    sub *thead, *ttail;       /* suspended, by deadline (earliest first) */
+    bool stopping;            /* no new suspensions; the timer thread ends */
+    bool timer_started;
+    pthread_t timer;
 };
 
 typedef struct req {
@@ -59,6 +98,7 @@ typedef struct req {
     bool started;
     bool too_big;
     int64_t t0_ns;  /* monotonic, when the request line arrived */
+    sub *s;         /* a suspended submission to answer once resumed */
 } req;
 
 static int64_t mono_ns(void)
@@ -262,7 +302,16 @@ static bool find_nonintegral(const json_t *v, char *path, size_t cap, size_t use
 /* ------------------------------------------------------------------------ */
 
 #define PC_HTTP_BATCH_MAX 4096 /* most transactions in one POST /v1/txs */
-
+/* How long a submission waits for its commit (a build may shorten it to try
+ * the timeout path by hand: -DPC_HTTP_COMMIT_TIMEOUT_MS=500). */
+#ifndef PC_HTTP_COMMIT_TIMEOUT_MS
+#define PC_HTTP_COMMIT_TIMEOUT_MS PC_NODE_COMMIT_TIMEOUT_MS
+#endif
+/* libmicrohttpd pool threads per core; see the top of the file for why more
+ * than one. */
+#ifndef PC_HTTP_THREADS_PER_CORE
+#define PC_HTTP_THREADS_PER_CORE 4
+#endif
 
 /* Why a transaction was refused before or at admission: the status and slug
  * POST /v1/tx answers with, and a sentence for the client. */
@@ -388,8 +437,10 @@ typedef struct sub_item {
 } sub_item;
 
 /* A submission: the transactions of one request, waited for together with one
- * deadline. Heap-allocated so the waiters outlive any wait. */
-typedef struct sub {
+ * deadline. Heap-allocated so the waiters outlive any wait: a suspended
+ * submission belongs to its connection's req and is freed when answered or
+ * when the connection ends. */
+struct sub {
     pc_http *h;
     bool batch;          /* POST /v1/txs: answer with one result per item */
     bool wait;           /* wait for the commit (else for the signature check) */
@@ -398,7 +449,19 @@ typedef struct sub {
     size_t nadmitted;
     int64_t t0_ns;       /* request arrival, for the commit latency */
     int64_t deadline_ms; /* monotonic; set when the last item was admitted */
-} sub;
+
+    /* Suspension, under h->susp_mu. pending counts admitted items whose
+     * notify has not run (it goes below 0 while items are still being
+     * admitted). Whoever sets claimed resumes the connection, exactly once:
+     * the last notify, the timer thread, or pc_http_stop. */
+    struct MHD_Connection *c;
+    long pending;
+    bool suspended;
+    bool claimed;
+    bool in_list;
+    bool grace;          /* deadline already extended once for the orderer */
+    sub *tprev, *tnext;  /* h's list of suspended submissions */
+};
 
 /* The waiters have no state the mempool can still touch: never admitted,
  * final, or detached. */
@@ -412,8 +475,13 @@ static void sub_free(sub *s)
     free(s);
 }
 
-/* A submission of n items (n >= 1), or NULL when out of memory. */
-static sub *sub_new(pc_http *h, size_t n, bool batch, bool wait, int64_t t0_ns)
+static pc_mp_notify_fn sub_notify;
+
+/* A submission of n items (n >= 1), or NULL when out of memory. With async
+ * the items' waiters call sub_notify instead of waking a sleeping thread
+ * (sub_finish then suspends the connection); without it the caller sleeps
+ * in sub_wait_blocking. */
+static sub *sub_new(pc_http *h, size_t n, bool batch, bool wait, bool async, int64_t t0_ns)
 {
     sub *s = calloc(1, sizeof *s);
     if (s == NULL)
@@ -428,9 +496,15 @@ static sub *sub_new(pc_http *h, size_t n, bool batch, bool wait, int64_t t0_ns)
     s->wait = wait;
     s->t0_ns = t0_ns;
     for (; s->n < n; s->n++) {
-        if (pc_mp_waiter_init(&s->items[s->n].w) != PC_OK) {
+        pc_mp_waiter *w = &s->items[s->n].w;
+        if (pc_mp_waiter_init(w) != PC_OK) {
             sub_free(s);
             return NULL;
+        }
+        if (async) {
+            w->notify = sub_notify;
+            w->notify_arg = s;
+            w->notify_min = wait ? PC_MP_COMMITTED : PC_MP_QUEUED;
         }
     }
     return s;
@@ -615,15 +689,170 @@ static enum MHD_Result send_batch(pc_http *h, struct MHD_Connection *c, const su
                                "failed", (json_int_t)failed));
 }
 
-/* Wait for a submission whose items were all admitted or refused, answer it
- * and free it. */
-static enum MHD_Result sub_finish(pc_http *h, struct MHD_Connection *c, sub *s)
+/* Answer a submission whose items are all final, refused or detached, and
+ * free it. */
+static enum MHD_Result sub_answer(pc_http *h, struct MHD_Connection *c, sub *s)
 {
-    s->deadline_ms = pc_mono_ms() + PC_NODE_COMMIT_TIMEOUT_MS;
-    sub_wait_blocking(s);
     enum MHD_Result ret = s->batch ? send_batch(h, c, s) : send_single(h, c, s);
     sub_free(s);
     return ret;
+}
+
+/* ------------------------------------------------------------------------ */
+/* Suspending: no pool thread sleeps while a transaction is being committed  */
+/* ------------------------------------------------------------------------ */
+
+/* Insert s into h's deadline list, keeping it sorted (nearly always at the
+ * tail: every deadline is "now + 10 s"). Caller holds susp_mu. */
+static void timer_insert(pc_http *h, sub *s)
+{
+    sub *after = h->ttail;
+    while (after != NULL && after->deadline_ms > s->deadline_ms)
+        after = after->tprev;
+    s->tprev = after;
+    s->tnext = after != NULL ? after->tnext : h->thead;
+    if (s->tnext != NULL)
+        s->tnext->tprev = s;
+    else
+        h->ttail = s;
+    if (after != NULL)
+        after->tnext = s;
+    else
+        h->thead = s;
+    s->in_list = true;
+    if (h->thead == s)
+        pthread_cond_signal(&h->timer_cv);
+}
+
+/* Caller holds susp_mu. */
+static void timer_unlink(pc_http *h, sub *s)
+{
+    if (!s->in_list)
+        return;
+    if (s->tprev != NULL)
+        s->tprev->tnext = s->tnext;
+    else
+        h->thead = s->tnext;
+    if (s->tnext != NULL)
+        s->tnext->tprev = s->tprev;
+    else
+        h->ttail = s->tprev;
+    s->tprev = s->tnext = NULL;
+    s->in_list = false;
+}
+
+/* A waiter of s reached its target state (pc_mp_waiter.notify: under the
+ * mempool's lock; the waiter is already unhooked). The last one resumes the
+ * connection; after MHD_resume_connection s may be answered and freed by a
+ * pool thread at any moment, so nothing here touches it afterwards. */
+static void sub_notify(void *arg, pc_mp_waiter *w)
+{
+    (void)w;
+    sub *s = arg;
+    pc_http *h = s->h;
+    pthread_mutex_lock(&h->susp_mu);
+    s->pending--;
+    if (s->pending == 0 && s->suspended && !s->claimed) {
+        s->claimed = true;
+        timer_unlink(h, s);
+        MHD_resume_connection(s->c);
+    }
+    pthread_mutex_unlock(&h->susp_mu);
+}
+
+/* Unhook every admitted waiter of s that is not final yet. */
+static void sub_detach(sub *s)
+{
+    pc_mempool *mp = pc_node_mempool(s->h->n);
+    for (size_t i = 0; i < s->n; i++)
+        if (s->items[i].admitted)
+            pc_mempool_detach(mp, &s->items[i].w);
+}
+
+/* The deadline of s (claimed by the caller, off the list) passed. If an item
+ * is in the orderer's hands, give it the grace once (as sub_wait_blocking
+ * does); otherwise detach what is left and resume: the answer says timeout
+ * for those items. */
+static void sub_expire(pc_http *h, sub *s)
+{
+    pc_mempool *mp = pc_node_mempool(h->n);
+    bool proposed = false;
+    for (size_t i = 0; s->wait && !s->grace && !proposed && i < s->n; i++)
+        proposed = s->items[i].admitted && pc_mempool_state(mp, &s->items[i].w) == PC_MP_PROPOSED;
+    if (proposed) {
+        pthread_mutex_lock(&h->susp_mu);
+        s->grace = true;
+        s->deadline_ms += PC_NODE_SUBMIT_GRACE_MS;
+        if (s->pending == 0 || h->stopping) {
+            pthread_mutex_unlock(&h->susp_mu);
+            sub_detach(s);
+            MHD_resume_connection(s->c);
+            return;
+        }
+        s->claimed = false;
+        timer_insert(h, s);
+        pthread_mutex_unlock(&h->susp_mu);
+        return;
+    }
+    sub_detach(s);
+    MHD_resume_connection(s->c);
+}
+
+/* The timer thread: resumes suspended submissions whose deadline passed
+ * (libmicrohttpd never times out a suspended connection). */
+static void *timer_main(void *arg)
+{
+    pc_http *h = arg;
+    pthread_mutex_lock(&h->susp_mu);
+    while (!h->stopping) {
+        sub *s = h->thead;
+        if (s == NULL) {
+            pthread_cond_wait(&h->timer_cv, &h->susp_mu);
+            continue;
+        }
+        if (pc_mono_ms() < s->deadline_ms) {
+            struct timespec ts = {(time_t)(s->deadline_ms / 1000), (long)(s->deadline_ms % 1000) * 1000000L};
+            pthread_cond_timedwait(&h->timer_cv, &h->susp_mu, &ts);
+            continue;
+        }
+        timer_unlink(h, s);
+        s->claimed = true;
+        pthread_mutex_unlock(&h->susp_mu);
+        sub_expire(h, s);
+        pthread_mutex_lock(&h->susp_mu);
+    }
+    pthread_mutex_unlock(&h->susp_mu);
+    return NULL;
+}
+
+/* Every item of s (made with async) was admitted or refused: answer now if
+ * nothing is pending, otherwise suspend the connection until the last item's
+ * notify (or the deadline) resumes it; on_request then answers (r->s). s is
+ * freed or owned by r on return. */
+static enum MHD_Result sub_finish(pc_http *h, struct MHD_Connection *c, req *r, sub *s)
+{
+    s->deadline_ms = pc_mono_ms() + PC_HTTP_COMMIT_TIMEOUT_MS;
+    if (s->nadmitted == 0)
+        return sub_answer(h, c, s);
+    pthread_mutex_lock(&h->susp_mu);
+    s->pending += (long)s->nadmitted;
+    bool later = s->pending > 0 && !h->stopping;
+    bool left = s->pending > 0;
+    if (later) {
+        /* Suspend before anyone can resume: notify needs suspended set,
+         * and it runs under susp_mu, which this thread holds. */
+        MHD_suspend_connection(c);
+        s->c = c;
+        s->suspended = true;
+        r->s = s;
+        timer_insert(h, s);
+    }
+    pthread_mutex_unlock(&h->susp_mu);
+    if (later)
+        return MHD_YES;
+    if (left)
+        sub_detach(s); /* stopping: answer what is known now */
+    return sub_answer(h, c, s);
 }
 
 /* ------------------------------------------------------------------------ */
@@ -660,14 +889,14 @@ static enum MHD_Result h_tx_post(const ctx *x)
     enum MHD_Result ret;
     if (!parse_body_json(x->h, x->c, x->r, &obj, &ret))
         return ret;
-    sub *s = sub_new(x->h, 1, false, wait, x->r->t0_ns);
+    sub *s = sub_new(x->h, 1, false, wait, true, x->r->t0_ns);
     if (s == NULL) {
         json_decref(obj);
         return send_oom(x);
     }
     sub_parse_admit(s, 0, obj, "");
     json_decref(obj);
-    return sub_finish(x->h, x->c, s);
+    return sub_finish(x->h, x->c, x->r, s);
 }
 
 /* POST /v1/txs: {"txs":[tx, ...]}, 1 to PC_HTTP_BATCH_MAX transactions, each
@@ -713,7 +942,7 @@ static enum MHD_Result h_txs_post(const ctx *x)
         return send_error(x->h, x->c, MHD_HTTP_BAD_REQUEST, "bad_field",
                           "txs has %zu transactions; send 1 to %d per request", n, PC_HTTP_BATCH_MAX);
     }
-    sub *s = sub_new(x->h, n, true, wait, x->r->t0_ns);
+    sub *s = sub_new(x->h, n, true, wait, true, x->r->t0_ns);
     if (s == NULL) {
         json_decref(body);
         return send_oom(x);
@@ -721,7 +950,7 @@ static enum MHD_Result h_txs_post(const ctx *x)
     for (size_t i = 0; i < n; i++)
         sub_parse_admit(s, i, json_array_get(txs, i), "");
     json_decref(body);
-    return sub_finish(x->h, x->c, s);
+    return sub_finish(x->h, x->c, x->r, s);
 }
 
 /* txid path parameter -> bytes, or a 400 answer. */
@@ -964,13 +1193,13 @@ static enum MHD_Result h_records_post(const ctx *x)
     }
     free(blob);
     json_decref(body);
-    s = sub_new(h, 1, false, wait, x->r->t0_ns);
+    s = sub_new(h, 1, false, wait, true, x->r->t0_ns);
     if (s == NULL) {
         pc_tx_free(&tx);
         return send_oom(x);
     }
     sub_admit(s, 0, &tx);
-    return sub_finish(h, x->c, s);
+    return sub_finish(h, x->c, x->r, s);
 out:
     free(blob);
     pc_tx_free(&tx);
@@ -1170,14 +1399,14 @@ static enum MHD_Result h_record_content(const ctx *x)
     }
     tx.sigs_checked = true; /* signed just now with our own key */
     /* Admitted and answered like a POST /v1/tx, but this thread waits. */
-    sub *s = sub_new(h, 1, false, true, x->r->t0_ns);
+    sub *s = sub_new(h, 1, false, true, false, x->r->t0_ns);
     if (s == NULL) {
         pc_tx_free(&tx);
         ret = send_error(h, x->c, MHD_HTTP_SERVICE_UNAVAILABLE, "unavailable", "out of memory");
         goto out;
     }
     sub_admit(s, 0, &tx);
-    s->deadline_ms = pc_mono_ms() + PC_NODE_COMMIT_TIMEOUT_MS;
+    s->deadline_ms = pc_mono_ms() + PC_HTTP_COMMIT_TIMEOUT_MS;
     sub_wait_blocking(s);
     const pc_mp_waiter *w = &s->items[0].w;
     if (!s->items[0].admitted || w->state != PC_MP_COMMITTED) {
@@ -1675,6 +1904,9 @@ static void on_completed(void *cls, struct MHD_Connection *c, void **con_cls,
     req *r = *con_cls;
     if (r == NULL)
         return;
+    /* Resumed but closed before it could be answered (client gone, or the
+     * daemon stopping): nothing else holds the submission any more. */
+    sub_free(r->s);
     free(r->uri);
     pc_buf_free(&r->body);
     free(r);
@@ -1727,6 +1959,12 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const cha
         }
         return MHD_YES;
     }
+    if (r->s != NULL) {
+        /* Resumed (sub_finish): the items are final, refused or detached. */
+        sub *s = r->s;
+        r->s = NULL;
+        return sub_answer(h, c, s);
+    }
     if (*upload_data_size > 0) {
         if (!r->too_big && pc_buf_append(&r->body, upload_data, *upload_data_size) != PC_OK) {
             r->too_big = true;
@@ -1741,6 +1979,23 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const cha
 /* ------------------------------------------------------------------------ */
 /* Start / stop                                                              */
 /* ------------------------------------------------------------------------ */
+
+/* Free h after its daemon and timer thread are gone (or never started). */
+static void http_free(pc_http *h)
+{
+    if (h->timer_started) {
+        pthread_mutex_lock(&h->susp_mu);
+        h->stopping = true;
+        pthread_cond_signal(&h->timer_cv);
+        pthread_mutex_unlock(&h->susp_mu);
+        pthread_join(h->timer, NULL);
+    }
+    pthread_cond_destroy(&h->timer_cv);
+    pthread_mutex_destroy(&h->susp_mu);
+    pc_buf_free(&h->tls_cert);
+    pc_buf_free(&h->tls_key);
+    free(h);
+}
 
 int pc_http_start(pc_node *n, pc_http **out, uint16_t *port, pc_error *err)
 {
@@ -1767,7 +2022,24 @@ int pc_http_start(pc_node *n, pc_http **out, uint16_t *port, pc_error *err)
     pc_buf_init(&h->tls_cert);
     pc_buf_init(&h->tls_key);
     started_ms = pc_mono_ms();
-    unsigned flags = MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_THREAD_PER_CONNECTION |
+    pthread_condattr_t ca;
+    pthread_condattr_init(&ca);
+    pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
+    pthread_mutex_init(&h->susp_mu, NULL);
+    pthread_cond_init(&h->timer_cv, &ca);
+    pthread_condattr_destroy(&ca);
+    if (pthread_create(&h->timer, NULL, timer_main, h) != 0) {
+        freeaddrinfo(ai);
+        http_free(h);
+        return pc_error_set(err, PC_ENOMEM, "could not start the HTTP timer thread");
+    }
+    h->timer_started = true;
+    long cores = sysconf(_SC_NPROCESSORS_ONLN);
+    unsigned pool = (unsigned)(cores < 1 ? 1 : cores > 64 ? 64 : cores) * PC_HTTP_THREADS_PER_CORE;
+    /* poll, not epoll: with epoll, MHD 0.9.75's pool now and then left a
+     * newly accepted connection's request unread until the connection
+     * timeout (see the top of the file). */
+    unsigned flags = MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_POLL | MHD_ALLOW_SUSPEND_RESUME |
                      MHD_USE_ITC | MHD_USE_ERROR_LOG;
     if (ai->ai_family == AF_INET6)
         flags |= MHD_USE_IPv6;
@@ -1784,9 +2056,7 @@ int pc_http_start(pc_node *n, pc_http **out, uint16_t *port, pc_error *err)
             trc = pc_file_read(cfg->tls_key, 1024 * 1024, &h->tls_key, err);
         if (trc != PC_OK) {
             freeaddrinfo(ai);
-            pc_buf_free(&h->tls_cert);
-            pc_buf_free(&h->tls_key);
-            free(h);
+            http_free(h);
             return trc;
         }
         flags |= MHD_USE_TLS;
@@ -1800,6 +2070,7 @@ int pc_http_start(pc_node *n, pc_http **out, uint16_t *port, pc_error *err)
         MHD_OPTION_CONNECTION_TIMEOUT, (unsigned int)cfg->conn_timeout_s,
         MHD_OPTION_CONNECTION_LIMIT, (unsigned int)cfg->max_connections,
         MHD_OPTION_LISTEN_BACKLOG_SIZE, (unsigned int)1024,
+        MHD_OPTION_THREAD_POOL_SIZE, pool,
         MHD_OPTION_THREAD_STACK_SIZE, (size_t)(1024 * 1024),
         MHD_OPTION_URI_LOG_CALLBACK, on_uri, h,
         MHD_OPTION_NOTIFY_COMPLETED, on_completed, h,
@@ -1809,9 +2080,7 @@ int pc_http_start(pc_node *n, pc_http **out, uint16_t *port, pc_error *err)
     freeaddrinfo(ai);
     if (h->d == NULL) {
         bool tls = cfg->tls_cert[0] != '\0';
-        pc_buf_free(&h->tls_cert);
-        pc_buf_free(&h->tls_key);
-        free(h);
+        http_free(h);
         return pc_error_set(err, PC_EIO, "cannot listen on %s:%d (in use, or not an address of this machine?%s)",
                             cfg->listen_host, cfg->listen_port,
                             tls ? " or the TLS certificate and key in node.json do not form a pair" : "");
@@ -1832,11 +2101,33 @@ void pc_http_stop(pc_http *h)
 {
     if (h == NULL)
         return;
+    /* libmicrohttpd refuses to stop with suspended connections: end the
+     * timer, then resume whatever is still waiting (normally nothing, since
+     * pc_node_stop failed every waiter, which resumed them). Requests still
+     * being handled see stopping and answer without suspending. */
+    pthread_mutex_lock(&h->susp_mu);
+    h->stopping = true;
+    pthread_cond_signal(&h->timer_cv);
+    pthread_mutex_unlock(&h->susp_mu);
+    if (h->timer_started)
+        pthread_join(h->timer, NULL);
+    h->timer_started = false;
+    for (;;) {
+        pthread_mutex_lock(&h->susp_mu);
+        sub *s = h->thead;
+        if (s != NULL) {
+            timer_unlink(h, s);
+            s->claimed = true;
+        }
+        pthread_mutex_unlock(&h->susp_mu);
+        if (s == NULL)
+            break;
+        sub_detach(s);
+        MHD_resume_connection(s->c);
+    }
     if (h->d != NULL)
         MHD_stop_daemon(h->d);
     if (h->quiesced != MHD_INVALID_SOCKET)
         close(h->quiesced);
-    pc_buf_free(&h->tls_cert);
-    pc_buf_free(&h->tls_key);
-    free(h);
+    http_free(h);
 }

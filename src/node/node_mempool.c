@@ -131,22 +131,33 @@ static void ready_push(pc_mempool *mp, mp_entry *e)
         pthread_cond_signal(&mp->ready_cv);
 }
 
-/* Set the waiter's state and wake it. Caller holds mu. */
-static void wake(pc_mp_waiter *w, int state)
+/* Set the waiter's state and wake it: signal its condition variable, or, once
+ * the state is one its notify waits for, unhook it from e (its entry, or
+ * NULL) and call notify. w must not be touched after this returns: a notify
+ * may have handed it to a thread that frees it. Caller holds mu. */
+static void wake(mp_entry *e, pc_mp_waiter *w, int state)
 {
     if (w == NULL)
         return;
     w->state = state;
+    if (w->notify != NULL && (state >= w->notify_min || state == PC_MP_FAILED)) {
+        pc_mp_notify_fn *fn = w->notify;
+        w->notify = NULL;
+        if (e != NULL && e->waiter == w)
+            e->waiter = NULL;
+        fn(w->notify_arg, w);
+        return;
+    }
     pthread_cond_signal(&w->cv);
 }
 
-static void fail_waiter(pc_mp_waiter *w, int code, const char *msg)
+static void fail_waiter(mp_entry *e, pc_mp_waiter *w, int code, const char *msg)
 {
     if (w == NULL)
         return;
     w->fail_code = code;
     snprintf(w->fail_msg, sizeof w->fail_msg, "%s", msg);
-    wake(w, PC_MP_FAILED);
+    wake(e, w, PC_MP_FAILED);
 }
 
 /* ---- verifier threads ---- */
@@ -197,11 +208,11 @@ static void *verifier_main(void *arg)
             }
             if (ok[i]) {
                 ready_push(mp, e);
-                wake(e->waiter, PC_MP_QUEUED);
+                wake(e, e->waiter, PC_MP_QUEUED);
             } else {
                 if (mp->metrics != NULL)
                     pc_metrics_admission_reject(mp->metrics, PC_AR_BAD_SIGNATURE);
-                fail_waiter(e->waiter, PC_ECRYPTO,
+                fail_waiter(e, e->waiter, PC_ECRYPTO,
                             "a signature on this transaction does not verify");
                 unhash(mp, e);
                 pc_tx_free(&e->tx);
@@ -306,7 +317,7 @@ void pc_mempool_submit(pc_mempool *mp, pc_tx *tx, pc_mp_waiter *w)
         /* Not reserved: a caller bug. Refuse loudly through the waiter. */
         pc_tx_free(tx);
         memset(tx, 0, sizeof *tx);
-        fail_waiter(w, PC_ESTATE, "internal error: transaction submitted without a reservation");
+        fail_waiter(NULL, w, PC_ESTATE, "internal error: transaction submitted without a reservation");
         pthread_mutex_unlock(&mp->mu);
         return;
     }
@@ -318,7 +329,7 @@ void pc_mempool_submit(pc_mempool *mp, pc_tx *tx, pc_mp_waiter *w)
         memcpy(w->txid, e->txid, 32);
     if (e->tx.sigs_checked) {
         ready_push(mp, e);
-        wake(w, PC_MP_QUEUED);
+        wake(e, w, PC_MP_QUEUED);
     } else {
         e->state = PC_MP_VERIFYING;
         if (w != NULL)
@@ -361,6 +372,14 @@ void pc_mempool_detach(pc_mempool *mp, pc_mp_waiter *w)
     pthread_mutex_unlock(&mp->mu);
 }
 
+int pc_mempool_state(pc_mempool *mp, const pc_mp_waiter *w)
+{
+    pthread_mutex_lock(&mp->mu);
+    int state = w->state;
+    pthread_mutex_unlock(&mp->mu);
+    return state;
+}
+
 size_t pc_mempool_take(pc_mempool *mp, pc_tx **txs)
 {
     *txs = NULL;
@@ -396,7 +415,7 @@ size_t pc_mempool_take(pc_mempool *mp, pc_tx **txs)
         arr[i] = e->tx;
         memset(&e->tx, 0, sizeof e->tx);
         e->state = PC_MP_PROPOSED;
-        wake(e->waiter, PC_MP_PROPOSED);
+        wake(e, e->waiter, PC_MP_PROPOSED);
     }
     pthread_mutex_unlock(&mp->mu);
     *txs = arr;
@@ -416,7 +435,7 @@ void pc_mempool_committed(pc_mempool *mp, const pc_block_result *res)
             w->index = (uint32_t)i;
             w->verdict = res->verdicts[i];
             memcpy(w->block, res->hash, 32);
-            wake(w, PC_MP_COMMITTED);
+            wake(e, w, PC_MP_COMMITTED);
         }
         e->waiter = NULL;
         unhash(mp, e);
@@ -440,7 +459,7 @@ void pc_mempool_failed(pc_mempool *mp, const pc_tx *txs, size_t n, int code,
         mp_entry *e = lookup(mp, txs[i].txid);
         if (e == NULL || e->state != PC_MP_PROPOSED)
             continue;
-        fail_waiter(e->waiter, code, msg);
+        fail_waiter(e, e->waiter, code, msg);
         unhash(mp, e);
         free(e);
     }
@@ -490,7 +509,7 @@ void pc_mempool_abort(pc_mempool *mp)
     pthread_mutex_lock(&mp->mu);
     for (size_t b = 0; b < mp->nbuckets; b++) {
         for (mp_entry *e = mp->buckets[b]; e != NULL; e = e->hnext) {
-            fail_waiter(e->waiter, PC_EUNAVAIL,
+            fail_waiter(e, e->waiter, PC_EUNAVAIL,
                         "the node stopped before this transaction was committed; it may still commit after a restart: check GET /v1/tx/{txid}");
             e->waiter = NULL;
         }

@@ -12,7 +12,9 @@
  *                      the entry is gone
  *   failed(txs)     -> FAILED (orderer refused the proposal); entry gone
  * One mutex guards everything; waiters sleep on their own condition variable
- * under it. Cost: O(1) per transaction per step (hash table on the txid). */
+ * under it, or are called back once (pc_mp_waiter.notify) so that no thread
+ * has to sleep per request. Cost: O(1) per transaction per step (hash table
+ * on the txid). */
 #ifndef PARCHA_NODE_MEMPOOL_H
 #define PARCHA_NODE_MEMPOOL_H
 
@@ -32,10 +34,24 @@ typedef enum pc_mp_state {
     PC_MP_FAILED = 5     /* refused: fail_code/fail_msg say why */
 } pc_mp_state;
 
+typedef struct pc_mp_waiter pc_mp_waiter;
+
+/* Called under the mempool's lock, from whichever thread moved the waiter's
+ * transaction on (a verifier, the proposer, the delivery thread, abort). It
+ * must only hand off, e.g. resume a suspended HTTP connection: no mempool
+ * call, nothing slow. */
+typedef void pc_mp_notify_fn(void *arg, pc_mp_waiter *w);
+
 /* One HTTP request waiting on one transaction. Caller-owned; initialise with
  * pc_mp_waiter_init, and once submitted either see a final state or call
- * pc_mempool_detach before destroying it. */
-typedef struct pc_mp_waiter {
+ * pc_mempool_detach before destroying it.
+ *
+ * Two ways to wait: sleep in pc_mempool_wait (the waiter's condition
+ * variable), or set notify before submitting. notify is then called once,
+ * when state first reaches notify_min or FAILED; by then the mempool has let
+ * go of the waiter (as after pc_mempool_detach), so the callback may hand it
+ * to a thread that frees it. */
+struct pc_mp_waiter {
     pthread_cond_t cv;
     uint8_t txid[32];
     int state;           /* pc_mp_state, read under the mempool's lock */
@@ -45,7 +61,10 @@ typedef struct pc_mp_waiter {
     uint32_t index;
     int verdict;
     uint8_t block[32];
-} pc_mp_waiter;
+    pc_mp_notify_fn *notify; /* NULL: sleep in pc_mempool_wait instead */
+    void *notify_arg;
+    int notify_min;          /* pc_mp_state that ends the wait */
+};
 
 int pc_mp_waiter_init(pc_mp_waiter *w) PC_MUST_USE;
 void pc_mp_waiter_destroy(pc_mp_waiter *w);
@@ -77,8 +96,11 @@ void pc_mempool_submit(pc_mempool *mp, pc_tx *tx, pc_mp_waiter *w);
  * passes. Returns the state seen last. */
 int pc_mempool_wait(pc_mempool *mp, pc_mp_waiter *w, int min_state,
                     int64_t deadline_ms);
-/* Stop the mempool from touching w (after a timeout). Safe in any state. */
+/* Stop the mempool from touching w (after a timeout). Safe in any state;
+ * once it returns, w's notify is not running and will not be called. */
 void pc_mempool_detach(pc_mempool *mp, pc_mp_waiter *w);
+/* w->state read under the lock (for a waiter that may still be attached). */
+int pc_mempool_state(pc_mempool *mp, const pc_mp_waiter *w);
 
 /* The proposer's side: block until a batch is due (batch_max queued, or the
  * oldest queued transaction is batch_ms old, or stopping with anything
