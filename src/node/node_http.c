@@ -8,8 +8,9 @@
  * timeout in 3 of about 12 `loadgen --quick` runs (the request never reached
  * this file's handler); with poll, none in the runs since. A pool thread
  * polls a few dozen sockets, so poll() costs next to nothing here.
- * A write (POST /v1/tx, /v1/txs, /v1/records) does not hold its thread while
- * the transaction is verified, ordered and applied: after admission the
+ * A write (POST /v1/tx, /v1/txs, /v1/records) or a content read (which waits
+ * for its access.log) does not hold its thread while the transaction is
+ * verified, ordered and applied: after admission the
  * connection is suspended, each waiter's notify (node_mempool.h, called from
  * the verifier, delivery or abort path) counts its submission down, and the
  * last one resumes the connection; MHD then calls the handler again with no
@@ -22,14 +23,13 @@
  * (docs/performance.md).
  *
  * Trade-off: some handlers still block their pool thread, and with it every
- * other connection that thread serves: a content read waits for its
- * access.log to commit (one block, milliseconds to tens of milliseconds), a
- * content read of another hospital's record waits for that hospital's node
- * (up to peer_read_timeout_ms), and the web UI's /v1/ui/ endpoints call this
- * node's own API over loopback HTTP (which another pool thread serves). The
- * pool is therefore several threads per core rather than one: idle pool
- * threads cost nothing, and a few slow reads cannot stall all clients. If
- * reads ever dominate, the content read can suspend the same way.
+ * other connection that thread serves: a content read of another hospital's
+ * record waits for that hospital's node (up to peer_read_timeout_ms), the
+ * web UI's /v1/ui/ endpoints call this node's own API over loopback HTTP
+ * (served by another pool thread; a log-in also runs Argon2id), and reads
+ * such as a long timeline or POST /v1/checkpoints take CPU. The pool is
+ * therefore several threads per core rather than one: idle pool threads
+ * cost nothing, and a few slow requests cannot stall every client.
  *
  * Request life: the URI-log callback runs first with the raw request target
  * and creates the per-request context (so routes and signatures see the path
@@ -461,6 +461,11 @@ struct sub {
     bool in_list;
     bool grace;          /* deadline already extended once for the orderer */
     sub *tprev, *tnext;  /* h's list of suspended submissions */
+
+    /* A content read: its one item is the access.log, and this is the answer
+     * (record, blob, re-sealed key) to send once that commits with verdict
+     * ok, and only then. NULL for the write routes. */
+    json_t *content;
 };
 
 /* The waiters have no state the mempool can still touch: never admitted,
@@ -471,17 +476,17 @@ static void sub_free(sub *s)
         return;
     for (size_t i = 0; i < s->n; i++)
         pc_mp_waiter_destroy(&s->items[i].w);
+    json_decref(s->content);
     free(s->items);
     free(s);
 }
 
 static pc_mp_notify_fn sub_notify;
 
-/* A submission of n items (n >= 1), or NULL when out of memory. With async
- * the items' waiters call sub_notify instead of waking a sleeping thread
- * (sub_finish then suspends the connection); without it the caller sleeps
- * in sub_wait_blocking. */
-static sub *sub_new(pc_http *h, size_t n, bool batch, bool wait, bool async, int64_t t0_ns)
+/* A submission of n items (n >= 1), or NULL when out of memory. The items'
+ * waiters call sub_notify when final (sub_finish suspends the connection
+ * meanwhile). */
+static sub *sub_new(pc_http *h, size_t n, bool batch, bool wait, int64_t t0_ns)
 {
     sub *s = calloc(1, sizeof *s);
     if (s == NULL)
@@ -501,11 +506,9 @@ static sub *sub_new(pc_http *h, size_t n, bool batch, bool wait, bool async, int
             sub_free(s);
             return NULL;
         }
-        if (async) {
-            w->notify = sub_notify;
-            w->notify_arg = s;
-            w->notify_min = wait ? PC_MP_COMMITTED : PC_MP_QUEUED;
-        }
+        w->notify = sub_notify;
+        w->notify_arg = s;
+        w->notify_min = wait ? PC_MP_COMMITTED : PC_MP_QUEUED;
     }
     return s;
 }
@@ -554,28 +557,6 @@ static void sub_parse_admit(sub *s, size_t i, const json_t *obj, const char *pre
 static int sub_target(const sub *s)
 {
     return s->wait ? PC_MP_COMMITTED : PC_MP_QUEUED;
-}
-
-/* Block the calling thread until every admitted item reached its target
- * state or the deadline passed (plus the grace for items already in the
- * orderer's hands), then detach what is not final. */
-static void sub_wait_blocking(sub *s)
-{
-    pc_mempool *mp = pc_node_mempool(s->h->n);
-    int target = sub_target(s);
-    for (size_t i = 0; i < s->n; i++) {
-        sub_item *it = &s->items[i];
-        if (!it->admitted)
-            continue;
-        int state = pc_mempool_wait(mp, &it->w, target, s->deadline_ms);
-        if (s->wait && state == PC_MP_PROPOSED) {
-            /* In the orderer's hands: let it finish or give up with its reason
-             * (a 503 that says why) rather than answer a bare 504. */
-            state = pc_mempool_wait(mp, &it->w, target, s->deadline_ms + PC_NODE_SUBMIT_GRACE_MS);
-        }
-        if (state < PC_MP_COMMITTED)
-            pc_mempool_detach(mp, &it->w); /* stable once detached */
-    }
 }
 
 /* One item's result in the form of POST /v1/txs (docs/api.md); *status is
@@ -689,11 +670,35 @@ static enum MHD_Result send_batch(pc_http *h, struct MHD_Connection *c, const su
                                "failed", (json_int_t)failed));
 }
 
+/* Answer a content read (s->content) once its access.log is final: the
+ * content only if the access.log committed with verdict ok. */
+static enum MHD_Result send_content(pc_http *h, struct MHD_Connection *c, sub *s)
+{
+    const sub_item *it = &s->items[0];
+    if (!it->admitted || it->w.state != PC_MP_COMMITTED)
+        return send_single(h, c, s);
+    if (it->w.verdict != PC_V_OK) {
+        const char *rid = json_string_value(json_object_get(json_object_get(s->content, "record"), "id"));
+        pc_node_log("error", "access.log for record %s was rejected by the ledger (%s); content withheld",
+                    rid != NULL ? rid : "?", pc_verdict_name(it->w.verdict));
+        return send_error(h, c, MHD_HTTP_SERVICE_UNAVAILABLE, "unavailable",
+                          "the read could not be recorded on the chain (%s), so the content is withheld",
+                          pc_verdict_name(it->w.verdict));
+    }
+    json_t *o = s->content;
+    s->content = NULL;
+    return send_json(h, c, MHD_HTTP_OK, o);
+}
+
 /* Answer a submission whose items are all final, refused or detached, and
  * free it. */
 static enum MHD_Result sub_answer(pc_http *h, struct MHD_Connection *c, sub *s)
 {
-    enum MHD_Result ret = s->batch ? send_batch(h, c, s) : send_single(h, c, s);
+    enum MHD_Result ret;
+    if (s->content != NULL)
+        ret = send_content(h, c, s);
+    else
+        ret = s->batch ? send_batch(h, c, s) : send_single(h, c, s);
     sub_free(s);
     return ret;
 }
@@ -770,9 +775,10 @@ static void sub_detach(sub *s)
 }
 
 /* The deadline of s (claimed by the caller, off the list) passed. If an item
- * is in the orderer's hands, give it the grace once (as sub_wait_blocking
- * does); otherwise detach what is left and resume: the answer says timeout
- * for those items. */
+ * is in the orderer's hands, give it PC_NODE_SUBMIT_GRACE_MS once (so that an
+ * orderer that gives up is answered with its reason, a 503, rather than a
+ * bare 504); otherwise detach what is left and resume: the answer says
+ * timeout for those items. */
 static void sub_expire(pc_http *h, sub *s)
 {
     pc_mempool *mp = pc_node_mempool(h->n);
@@ -825,7 +831,7 @@ static void *timer_main(void *arg)
     return NULL;
 }
 
-/* Every item of s (made with async) was admitted or refused: answer now if
+/* Every item of s was admitted or refused: answer now if
  * nothing is pending, otherwise suspend the connection until the last item's
  * notify (or the deadline) resumes it; on_request then answers (r->s). s is
  * freed or owned by r on return. */
@@ -889,7 +895,7 @@ static enum MHD_Result h_tx_post(const ctx *x)
     enum MHD_Result ret;
     if (!parse_body_json(x->h, x->c, x->r, &obj, &ret))
         return ret;
-    sub *s = sub_new(x->h, 1, false, wait, true, x->r->t0_ns);
+    sub *s = sub_new(x->h, 1, false, wait, x->r->t0_ns);
     if (s == NULL) {
         json_decref(obj);
         return send_oom(x);
@@ -942,7 +948,7 @@ static enum MHD_Result h_txs_post(const ctx *x)
         return send_error(x->h, x->c, MHD_HTTP_BAD_REQUEST, "bad_field",
                           "txs has %zu transactions; send 1 to %d per request", n, PC_HTTP_BATCH_MAX);
     }
-    sub *s = sub_new(x->h, n, true, wait, true, x->r->t0_ns);
+    sub *s = sub_new(x->h, n, true, wait, x->r->t0_ns);
     if (s == NULL) {
         json_decref(body);
         return send_oom(x);
@@ -1193,7 +1199,7 @@ static enum MHD_Result h_records_post(const ctx *x)
     }
     free(blob);
     json_decref(body);
-    s = sub_new(h, 1, false, wait, true, x->r->t0_ns);
+    s = sub_new(h, 1, false, wait, x->r->t0_ns);
     if (s == NULL) {
         pc_tx_free(&tx);
         return send_oom(x);
@@ -1287,7 +1293,8 @@ static enum MHD_Result forward_content(const ctx *x, const pc_record_info *ri, c
 }
 
 /* GET /v1/records/{id}/content: signed request, access rule, re-sealed key,
- * access.log committed before the answer. */
+ * access.log committed before the answer (the connection is suspended
+ * meanwhile, as for a write). */
 static enum MHD_Result h_record_content(const ctx *x)
 {
     pc_http *h = x->h;
@@ -1398,34 +1405,11 @@ static enum MHD_Result h_record_content(const ctx *x)
         goto out;
     }
     tx.sigs_checked = true; /* signed just now with our own key */
-    /* Admitted and answered like a POST /v1/tx, but this thread waits. */
-    sub *s = sub_new(h, 1, false, true, false, x->r->t0_ns);
-    if (s == NULL) {
-        pc_tx_free(&tx);
-        ret = send_error(h, x->c, MHD_HTTP_SERVICE_UNAVAILABLE, "unavailable", "out of memory");
-        goto out;
-    }
-    sub_admit(s, 0, &tx);
-    s->deadline_ms = pc_mono_ms() + PC_HTTP_COMMIT_TIMEOUT_MS;
-    sub_wait_blocking(s);
-    const pc_mp_waiter *w = &s->items[0].w;
-    if (!s->items[0].admitted || w->state != PC_MP_COMMITTED) {
-        ret = send_single(h, x->c, s);
-        sub_free(s);
-        goto out;
-    }
-    if (w->verdict != PC_V_OK) {
-        pc_node_log("error", "access.log for record %s was rejected by the ledger (%s); content withheld",
-                    ri.id, pc_verdict_name(w->verdict));
-        ret = send_error(h, x->c, MHD_HTTP_SERVICE_UNAVAILABLE, "unavailable",
-                         "the read could not be recorded on the chain (%s), so the content is withheld",
-                         pc_verdict_name(w->verdict));
-        sub_free(s);
-        goto out;
-    }
+    /* The answer is ready before the access.log is admitted; it is sent
+     * only once that commits (send_content), and meanwhile the connection
+     * is suspended like a POST /v1/tx. */
     char access_txid[65];
-    hex32(access_txid, w->txid);
-    sub_free(s);
+    hex32(access_txid, tx.txid);
     char *blob64 = pc_b64_dup(blob.data, blob.len);
     char sealed64[128];
     pc_b64_encode(sealed64, sizeof sealed64, sealed_r, sizeof sealed_r);
@@ -1435,7 +1419,18 @@ static enum MHD_Result h_record_content(const ctx *x)
                                    "access_txid", access_txid)
                        : NULL;
     free(blob64);
-    ret = send_json(h, x->c, MHD_HTTP_OK, o);
+    sub *s = o != NULL ? sub_new(h, 1, false, true, x->r->t0_ns) : NULL;
+    if (s == NULL) {
+        json_decref(o);
+        pc_tx_free(&tx);
+        ret = send_error(h, x->c, MHD_HTTP_SERVICE_UNAVAILABLE, "unavailable", "out of memory");
+        goto out;
+    }
+    s->content = o;
+    sub_admit(s, 0, &tx);
+    json_decref(meta);
+    pc_buf_free(&blob);
+    return sub_finish(h, x->c, x->r, s);
 out:
     json_decref(meta);
     pc_buf_free(&blob);
