@@ -6,12 +6,27 @@
  * The delivery thread pins only when neither holds, so it never waits for a
  * digest: an aligned height that comes while a digest runs is skipped (the
  * next one is taken). On-demand requests count up `requested`; the thread
- * answers all of them with one snapshot taken after they arrived. */
+ * answers all of them with one snapshot taken after they arrived.
+ *
+ * Cost: a digest reads and hashes the whole state, so it grows with the
+ * chain (seconds at a million transactions). Under heavy load aligned heights
+ * came faster than digests finished and a core was a fifth busy hashing
+ * (perf, 3-node etcd benchmark). Two limits, so that cost stays small:
+ *  - the aligned grid thins out as the chain grows: a checkpoint is taken at
+ *    heights divisible by every_blocks x 2^k, k = floor(log2(ntx / 65,536))
+ *    (k = 0 below 131,072 transactions). ntx at a height is the same on every
+ *    node, so every node still picks the same heights and `parcha audit`
+ *    finds them in common;
+ *  - after a digest that took D >= COOL_MIN_MS, aligned and timed ones wait
+ *    COOL_FACTOR x D (at most ~5% of one core); a digest of a small state
+ *    takes milliseconds and is never held back.
+ * Requests (POST /v1/checkpoints) are not held back. */
 #include "node/node_checkpoint.h"
 
 #include <errno.h>
 #include <inttypes.h>
 #include <pthread.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -23,6 +38,18 @@
 #define FILE_MAX ((size_t)64 * 1024 * 1024)
 #define TAKE_WAIT_MS 30000
 #define TAKE_MIN_GAP_MS 1000
+#define COOL_FACTOR 19  /* <= 5% of one core on long digests */
+#define COOL_MIN_MS 500 /* shorter digests are not held back */
+#define GRID_TXS 65536  /* the aligned grid doubles each time ntx doubles past this */
+
+/* Heights between aligned checkpoints for a chain of ntx transactions. */
+static uint64_t grid_step(uint64_t every, uint64_t ntx)
+{
+    uint64_t step = every;
+    for (uint64_t t = ntx / GRID_TXS; t >= 2 && step < UINT64_MAX / 2; t /= 2)
+        step *= 2;
+    return step;
+}
 
 struct pc_ckpts {
     pc_node *n;
@@ -37,6 +64,7 @@ struct pc_ckpts {
     bool stopping;
     bool pinned, busy;
     pc_head pinned_head;
+    int64_t quiet_until;     /* pc_mono_ms before which no aligned/timed digest starts */
     uint64_t requested, served;
     int last_rc;
     char last_error[256];
@@ -173,12 +201,15 @@ static void *ckpt_main(void *arg)
         for (;;) {
             if (c->stopping || c->pinned || c->requested > c->served)
                 break;
-            if (next_timed != 0 && pc_mono_ms() >= next_timed)
+            if (next_timed != 0 && pc_mono_ms() >= next_timed && pc_mono_ms() >= c->quiet_until)
                 break;
             if (next_timed == 0) {
                 pthread_cond_wait(&c->cv, &c->mu);
             } else {
-                int64_t ms = next_timed - pc_mono_ms();
+                int64_t due = next_timed > c->quiet_until ? next_timed : c->quiet_until;
+                int64_t ms = due - pc_mono_ms();
+                if (ms < 1)
+                    ms = 1;
                 struct timespec until;
                 clock_gettime(CLOCK_REALTIME, &until);
                 until.tv_sec += ms / 1000;
@@ -214,12 +245,15 @@ static void *ckpt_main(void *arg)
             if (!on_demand)
                 next_timed = cfg->ckpt_interval_ms > 0 ? pc_mono_ms() + cfg->ckpt_interval_ms : 0;
         }
+        int64_t t0 = pc_mono_ms();
         if (rc == PC_OK)
             rc = finish(c, &head, &err);
         if (rc != PC_OK)
             pc_node_log("warn", "cannot take a checkpoint: %s", err.msg);
+        int64_t took = pc_mono_ms() - t0;
 
         pthread_mutex_lock(&c->mu);
+        c->quiet_until = took >= COOL_MIN_MS ? pc_mono_ms() + COOL_FACTOR * took : 0;
         c->busy = false;
         c->last_rc = rc;
         snprintf(c->last_error, sizeof c->last_error, "%s", err.msg);
@@ -272,12 +306,13 @@ void pc_ckpts_on_block(pc_ckpts *c, uint64_t height)
     if (every == 0 || height % every != 0)
         return;
     pthread_mutex_lock(&c->mu);
-    if (!c->stopping && !c->pinned && !c->busy) {
+    if (!c->stopping && !c->pinned && !c->busy && pc_mono_ms() >= c->quiet_until) {
         pc_error err;
         if (pc_checkpoint_pin(c->rl, &c->pinned_head, &err) != PC_OK) {
             pc_node_log("warn", "cannot pin a checkpoint at height %" PRIu64 ": %s", height, err.msg);
-        } else if (c->pinned_head.height != height) {
-            pc_checkpoint_unpin(c->rl); /* cannot happen: only we write */
+        } else if (c->pinned_head.height != height ||
+                   height % grid_step(every, c->pinned_head.ntx) != 0) {
+            pc_checkpoint_unpin(c->rl); /* off the thinned grid (or, cannot happen, moved on) */
         } else {
             c->pinned = true;
             pthread_cond_broadcast(&c->cv);
