@@ -371,19 +371,21 @@ static parse_fail classify_tx_error(int rc, const pc_error *err)
 static bool parse_tx_obj(pc_http *h, const json_t *obj, const char *prefix, pc_tx *tx, refusal *rf)
 {
     pc_metrics *m = pc_node_metrics(h->n);
-    char path[256] = "";
-    double d = 0;
-    if (find_nonintegral(obj, path, sizeof path, 0, &d)) {
-        pc_metrics_admission_reject(m, PC_AR_NON_INTEGRAL);
-        refuse(rf, MHD_HTTP_BAD_REQUEST, "non_integral",
-               "%snon-integral number %.17g at %s: signed JSON carries integers only", prefix, d,
-               path[0] ? path : "/");
-        return false;
-    }
     pc_error err;
     pc_error_clear(&err);
     int rc = pc_tx_parse_obj(obj, tx, &err);
     if (rc != PC_OK) {
+        /* Canonical JSON refuses non-integral numbers, so a transaction that
+         * parsed has none: look for one (to name it) only on failure. */
+        char path[256] = "";
+        double d = 0;
+        if (find_nonintegral(obj, path, sizeof path, 0, &d)) {
+            pc_metrics_admission_reject(m, PC_AR_NON_INTEGRAL);
+            refuse(rf, MHD_HTTP_BAD_REQUEST, "non_integral",
+                   "%snon-integral number %.17g at %s: signed JSON carries integers only", prefix, d,
+                   path[0] ? path : "/");
+            return false;
+        }
         parse_fail f = classify_tx_error(rc, &err);
         pc_metrics_admission_reject(m, f.reason);
         refuse(rf, f.status, f.code, "%s%s", prefix, err.msg);
@@ -645,29 +647,86 @@ static enum MHD_Result send_single(pc_http *h, struct MHD_Connection *c, const s
     return send_json(h, c, status, json_pack("{s:o}", "error", e));
 }
 
+/* Append v in decimal. */
+static int append_u64(pc_buf *b, uint64_t v)
+{
+    char d[24];
+    size_t n = sizeof d;
+    do {
+        d[--n] = (char)('0' + v % 10);
+        v /= 10;
+    } while (v > 0);
+    return pc_buf_append(b, d + n, sizeof d - n);
+}
+
+/* The result of an item committed with verdict ok, written straight to text
+ * (the same members, in the same order, as item_result builds): a batch of
+ * 500 answered through a jansson tree and json_dumps cost ~6 us per item,
+ * ~6% of the node's CPU at full load. Every value is hex, a verdict name
+ * or an integer, so nothing needs escaping. */
+static int append_committed(pc_buf *b, const sub_item *it)
+{
+    const pc_mp_waiter *w = &it->w;
+    char block[65];
+    hex32(block, w->block);
+    int rc = pc_buf_append_str(b, "{\"txid\":\"");
+    rc |= pc_buf_append_str(b, it->txid);
+    rc |= pc_buf_append_str(b, "\",\"status\":\"committed\",\"height\":");
+    rc |= append_u64(b, w->height);
+    rc |= pc_buf_append_str(b, ",\"index\":");
+    rc |= append_u64(b, w->index);
+    rc |= pc_buf_append_str(b, ",\"verdict\":\"");
+    rc |= pc_buf_append_str(b, pc_verdict_name(w->verdict));
+    rc |= pc_buf_append_str(b, "\",\"block\":\"");
+    rc |= pc_buf_append_str(b, block);
+    rc |= pc_buf_append_str(b, "\"}");
+    return rc == PC_OK ? PC_OK : PC_ENOMEM;
+}
+
 /* Answer a batch: 200 {"results":[...], "committed", "failed"}. */
 static enum MHD_Result send_batch(pc_http *h, struct MHD_Connection *c, const sub *s)
 {
-    json_t *arr = json_array();
+    pc_buf b;
+    pc_buf_init(&b);
     size_t committed = 0, failed = 0;
-    for (size_t i = 0; arr != NULL && i < s->n; i++) {
-        unsigned status = 0;
-        json_t *o = item_result(s, &s->items[i], &status);
-        if (o == NULL || json_array_append_new(arr, o) != 0) {
-            json_decref(arr);
-            arr = NULL;
+    int rc = pc_buf_append_str(&b, "{\"results\":[");
+    int64_t now = mono_ns();
+    for (size_t i = 0; rc == PC_OK && i < s->n; i++) {
+        const sub_item *it = &s->items[i];
+        if (i > 0)
+            rc = pc_buf_append(&b, ",", 1);
+        if (rc != PC_OK)
             break;
+        if (s->wait && it->admitted && it->has_txid && it->w.state == PC_MP_COMMITTED &&
+            it->w.verdict == PC_V_OK) {
+            pc_hist_observe(&pc_node_metrics(h->n)->commit_latency, now - s->t0_ns);
+            rc = append_committed(&b, it);
+            committed++;
+            continue;
         }
+        unsigned status = 0; /* anything else: rare, through jansson */
+        json_t *o = item_result(s, it, &status);
+        char *text = o != NULL ? json_dumps(o, JSON_COMPACT) : NULL;
         if (json_object_get(o, "error") != NULL)
             failed++;
         else if (status == MHD_HTTP_OK)
             committed++;
+        json_decref(o);
+        rc = text != NULL ? pc_buf_append_str(&b, text) : PC_ENOMEM;
+        free(text);
     }
-    if (arr == NULL)
+    if (rc == PC_OK)
+        rc = pc_buf_printf(&b, "],\"committed\":%zu,\"failed\":%zu}", committed, failed);
+    if (rc != PC_OK) {
+        pc_buf_free(&b);
         return send_error(h, c, MHD_HTTP_SERVICE_UNAVAILABLE, "unavailable", "out of memory");
-    return send_json(h, c, MHD_HTTP_OK,
-                     json_pack("{s:o,s:I,s:I}", "results", arr, "committed", (json_int_t)committed,
-                               "failed", (json_int_t)failed));
+    }
+    /* send_body takes a malloc'd body: hand over the buffer's storage. */
+    size_t len = b.len;
+    char *body = (char *)b.data;
+    b.data = NULL;
+    pc_buf_free(&b);
+    return send_body(h, c, MHD_HTTP_OK, "application/json", body, len, NULL, NULL);
 }
 
 /* Answer a content read (s->content) once its access.log is final: the
