@@ -1,5 +1,6 @@
-/* parchad's HTTP API (docs/api.md) on libmicrohttpd: one thread per
- * connection, so a request may block on its transaction's commit. */
+/* parchad's HTTP API (docs/api.md) on libmicrohttpd: a pool of threads
+ * (several per core); a write is suspended while its transaction commits, so
+ * no pool thread sleeps on a commit (node_http.c explains the design). */
 #ifndef PARCHA_NODE_HTTP_H
 #define PARCHA_NODE_HTTP_H
 
@@ -17,7 +18,7 @@ int pc_http_start(pc_node *n, pc_http **out, uint16_t *port, pc_error *err)
     PC_MUST_USE;
 /* Stop accepting connections; open ones carry on. */
 void pc_http_quiesce(pc_http *h);
-/* Close every connection, join their threads and free. */
+/* Resume what is suspended, close every connection, join the pool and free. */
 void pc_http_stop(pc_http *h);
 
 #endif

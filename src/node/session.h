@@ -14,7 +14,7 @@
  * RFC 9421 signed GET /v1/records/{id}/content) over loopback HTTP, so the
  * access rule, admission checks and access.log are exactly those of the
  * public API. The node must therefore answer other requests while one /v1/ui/
- * request waits (thread per connection or a thread pool).
+ * request waits (parchad: a pool of several HTTP threads per core).
  *
  * parchad's hook is one dispatch line (node_http.c):
  *   if (strncmp(path, "/v1/ui/", 7) == 0)
