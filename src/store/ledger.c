@@ -1733,6 +1733,21 @@ static int replay_block(pc_ledger *fresh, uint64_t h, vslot *v, pc_error *err)
     return rc;
 }
 
+/* A state digest on its own thread (verify hashes both ledgers at once). */
+typedef struct digest_job {
+    pc_ledger *l;
+    uint8_t out[32];
+    int rc;
+    pc_error err;
+} digest_job;
+
+static void *digest_main(void *arg)
+{
+    digest_job *j = arg;
+    j->rc = pc_ledger_state_digest(j->l, j->out, &j->err);
+    return NULL;
+}
+
 int pc_ledger_verify(const char *path, int threads, pc_progress_fn progress,
                      void *ctx, uint64_t *nblocks, uint64_t *ntx, pc_error *err)
 {
@@ -1805,11 +1820,24 @@ int pc_ledger_verify(const char *path, int threads, pc_progress_fn progress,
             progress(ctx, h + 1, head.height + 1);
         cur ^= 1;
     }
-    uint8_t d1[32], d2[32];
-    rc = pc_ledger_state_digest(src, d1, err);
-    if (rc == PC_OK)
-        rc = pc_ledger_state_digest(fresh, d2, err);
-    if (rc == PC_OK && sodium_memcmp(d1, d2, 32) != 0)
+    /* The two state digests read every state row: hash the stored state on
+     * a second thread while this one hashes the replayed state (they were
+     * ~13% of verify's time one after the other, with a core idle). */
+    uint8_t d2[32];
+    digest_job dj = {src, {0}, PC_OK, {0, ""}};
+    pthread_t dt;
+    bool threaded = pthread_create(&dt, NULL, digest_main, &dj) == 0;
+    if (!threaded)
+        digest_main(&dj);
+    rc = pc_ledger_state_digest(fresh, d2, err);
+    if (threaded)
+        pthread_join(dt, NULL);
+    if (rc == PC_OK && dj.rc != PC_OK) {
+        rc = dj.rc;
+        if (err != NULL)
+            *err = dj.err;
+    }
+    if (rc == PC_OK && sodium_memcmp(dj.out, d2, 32) != 0)
         rc = pc_error_set(err, PC_ESTATE,
                           "the stored state differs from the state replayed from the blocks (state tables were altered)");
 done_vs:
