@@ -122,6 +122,11 @@ int pc_proposal_decode_mt(const uint8_t *data, size_t len, pc_proposal *p,
                           int threads, bool verify, pc_error *err) PC_MUST_USE;
 void pc_proposal_free(pc_proposal *p);
 
+/* How many of txs[0..n) (at least 1 when n > 0) fit, in order, in a
+ * proposal whose wire form is at most max_wire bytes (the header is counted
+ * at its largest). The node cuts batches with it below etcd's request limit. */
+size_t pc_proposal_fit(const pc_tx *txs, size_t n, size_t max_wire);
+
 /* Verify every not-yet-checked transaction signature in p, spreading the work
  * over `threads` threads (1 = inline). Marks tx.sigs_checked; returns the
  * number of transactions with a bad signature. */

@@ -846,6 +846,20 @@ fail:
     return rc;
 }
 
+size_t pc_proposal_fit(const pc_tx *txs, size_t n, size_t max_wire)
+{
+    /* magic, header length, header (at most 4096), signature, tx count */
+    size_t used = 4 + 4 + 4096 + 64 + 4, k = 0;
+    while (k < n) {
+        size_t frame = 4 + txs[k].canon_len + 1 + txs[k].nsigs * sizeof(pc_txsig);
+        if (k > 0 && (frame > max_wire || used > max_wire - frame))
+            break;
+        used += frame;
+        k++;
+    }
+    return k;
+}
+
 void pc_proposal_free(pc_proposal *p)
 {
     if (p == NULL)

@@ -694,12 +694,7 @@ static void *proposer_main(void *arg)
          * etcd's request limit would be passed). */
         size_t from = 0;
         while (from < ntx) {
-            size_t to = from, bytes = 0;
-            do {
-                bytes += 4 + txs[to].canon_len + 1 + txs[to].nsigs * sizeof(pc_txsig);
-                to++;
-            } while (to < ntx && bytes + 4 + txs[to].canon_len + 1 + txs[to].nsigs * sizeof(pc_txsig) +
-                                         4096 <= max_bytes);
+            size_t to = from + pc_proposal_fit(txs + from, ntx - from, max_bytes);
             if (from > 0 && !wait_for_room(n)) {
                 pc_mempool_failed(n->mp, txs + from, ntx - from, PC_EUNAVAIL, "the node stopped");
                 for (size_t i = from; i < ntx; i++)

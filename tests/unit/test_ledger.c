@@ -449,6 +449,47 @@ static void test_decode_parallel(void **state)
     pc_buf_free(&wire);
 }
 
+/* pc_proposal_fit cuts where the encoder's real size says: the proposal of
+ * the fitted transactions is within the limit, one more would not be (so a
+ * node's etcd proposals stay under etcd's request limit). */
+static void test_proposal_fit(void **state)
+{
+    world *w = *state;
+    populate(w);
+    enum { N = 40 };
+    pc_tx txs[N];
+    for (int i = 0; i < N; i++) {
+        char id[16];
+        snprintf(id, sizeof id, "rec-f%d", i);
+        make_tx(w, "record.add", record_body(w, id, "Prescription", "2023-06-01"), &txs[i], &w->doc_a, NULL);
+    }
+    assert_int_equal(pc_proposal_fit(txs, 0, 100000), 0);
+    assert_int_equal(pc_proposal_fit(txs, N, 10), 1); /* always at least one */
+    assert_int_equal(pc_proposal_fit(txs, N, SIZE_MAX), N);
+    size_t limits[] = {8000, 12345, 20000};
+    for (size_t l = 0; l < sizeof limits / sizeof *limits; l++) {
+        size_t k = pc_proposal_fit(txs, N, limits[l]);
+        assert_true(k > 1 && k < N);
+        pc_tx copy[N];
+        memcpy(copy, txs, sizeof copy); /* pc_proposal_make moves: encode a shallow copy */
+        pc_proposal p;
+        pc_error err;
+        assert_int_equal(pc_proposal_make(&p, "testnet", "city", 99, w->now, copy, k, &w->hosp_a, &err), PC_OK);
+        pc_buf wire;
+        pc_buf_init(&wire);
+        assert_int_equal(pc_proposal_encode(&p, &wire), PC_OK);
+        assert_true(wire.len <= limits[l]);
+        /* one more transaction's frame would not fit under the header bound */
+        size_t next = 4 + txs[k].canon_len + 1 + txs[k].nsigs * 96;
+        assert_true(4 + 4 + 4096 + 64 + 4 + (wire.len - (4 + 4 + p.header_len + 64 + 4)) + next > limits[l]);
+        pc_buf_free(&wire);
+        memset(p.txs, 0, k * sizeof *p.txs); /* the txs belong to the array below */
+        pc_proposal_free(&p);
+    }
+    for (int i = 0; i < N; i++)
+        pc_tx_free(&txs[i]);
+}
+
 static void test_restart_resumes(void **state)
 {
     world *w = *state;
@@ -499,6 +540,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_verify_detects_tampering, setup, teardown),
         cmocka_unit_test_setup_teardown(test_restart_resumes, setup, teardown),
         cmocka_unit_test_setup_teardown(test_decode_parallel, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_proposal_fit, setup, teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
