@@ -60,6 +60,8 @@ typedef struct audit_node {
     bool diverges;
     uint64_t diverge_height;
     char diverge_what[16];  /* "head", "state" or "head and state" */
+    bool diverge_tie;       /* no majority at that height: it and others disagree evenly */
+    size_t diverge_signers; /* how many nodes signed that height */
 } audit_node;
 
 /* ---- collecting ---- */
@@ -308,6 +310,8 @@ static size_t compare(audit_node *nodes, size_t nn, uint64_t *lo, uint64_t *hi)
                 continue;
             nodes[i].diverges = true;
             nodes[i].diverge_height = h;
+            nodes[i].diverge_tie = tie;
+            nodes[i].diverge_signers = have;
             const pc_checkpoint *ref = tie ? NULL : cp[best_i];
             bool head = ref == NULL || memcmp(cp[i]->head, ref->head, 32) != 0;
             bool state = ref == NULL || memcmp(cp[i]->state, ref->state, 32) != 0;
@@ -433,8 +437,10 @@ int cli_cmd_consortium_audit(int argc, char **argv)
             json_object_set_new(o, "diverges_at",
                                 n->diverges ? json_integer((json_int_t)n->diverge_height)
                                             : json_null());
-            if (n->diverges)
-                json_object_set_new(o, "differs_in", json_string(n->diverge_what));
+            if (n->diverges) {
+                json_object_set_new(o, "differs_in", json_string(n->diverge_tie ? "no majority" : n->diverge_what));
+                json_object_set_new(o, "signers_at_that_height", json_integer((json_int_t)n->diverge_signers));
+            }
             json_array_append_new(arr, o);
         }
         json_t *j = json_pack("{s:s,s:b,s:I,s:o}", "network", network, "consistent", consistent,
@@ -457,6 +463,9 @@ int cli_cmd_consortium_audit(int argc, char **argv)
             char verdict[80];
             if (!n->reachable)
                 snprintf(verdict, sizeof verdict, "UNREACHABLE");
+            else if (n->diverges && n->diverge_tie)
+                snprintf(verdict, sizeof verdict, "DISAGREES at height %llu (no majority)",
+                         (unsigned long long)n->diverge_height);
             else if (n->diverges)
                 snprintf(verdict, sizeof verdict, "DIVERGES at height %llu (%s)",
                          (unsigned long long)n->diverge_height, n->diverge_what);
@@ -478,11 +487,18 @@ int cli_cmd_consortium_audit(int argc, char **argv)
                 if (n->diverges) {
                     const pc_checkpoint *mine = at_height(n, n->diverge_height);
                     char hx[65];
-                    printf("ALARM: %s (%s) diverges at height %llu: its %s differs from the "
-                           "majority's (its state %.16s...)\n",
-                           label(n), n->url, (unsigned long long)n->diverge_height,
-                           n->diverge_what,
-                           mine != NULL ? pc_hex_encode(hx, sizeof hx, mine->state, 32) : "?");
+                    if (n->diverge_tie)
+                        printf("ALARM: %s (%s) disagrees at height %llu and no majority decides who is "
+                               "right (%zu nodes signed that height; its state %.16s...)\n",
+                               label(n), n->url, (unsigned long long)n->diverge_height,
+                               n->diverge_signers,
+                               mine != NULL ? pc_hex_encode(hx, sizeof hx, mine->state, 32) : "?");
+                    else
+                        printf("ALARM: %s (%s) diverges at height %llu: its %s differs from the "
+                               "majority's (its state %.16s...)\n",
+                               label(n), n->url, (unsigned long long)n->diverge_height,
+                               n->diverge_what,
+                               mine != NULL ? pc_hex_encode(hx, sizeof hx, mine->state, 32) : "?");
                 }
                 if (n->problem[0] != '\0')
                     printf("ALARM: %s (%s) %s\n", label(n), n->url, n->problem);
