@@ -1539,8 +1539,8 @@ static int load_block(pc_ledger *l, sqlite3_stmt *blk, sqlite3_stmt *txq, uint64
     pc_tx_raw *raw = calloc((size_t)(ntx ? ntx : 1), sizeof *raw);
     int64_t n = 0;
     rc = offs != NULL && raw != NULL ? PC_OK : pc_error_set(err, PC_ENOMEM, "out of memory");
-    while (rc == PC_OK && n < ntx && (rc = sqlite3_step(txq)) == SQLITE_ROW) {
-        rc = PC_OK;
+    int step = SQLITE_DONE;
+    while (rc == PC_OK && n < ntx && (step = sqlite3_step(txq)) == SQLITE_ROW) {
         (*verdicts)[n] = (uint8_t)sqlite3_column_int(txq, 2);
         int clen = sqlite3_column_bytes(txq, 0), slen = sqlite3_column_bytes(txq, 1);
         if (slen <= 0 || slen % 96 != 0 || slen / 96 > PC_TX_MAX_SIGS) {
@@ -1559,9 +1559,7 @@ static int load_block(pc_ledger *l, sqlite3_stmt *blk, sqlite3_stmt *txq, uint64
         raw[n].nsigs = (size_t)(slen / 96);
         n++;
     }
-    if (rc == SQLITE_DONE || rc == SQLITE_ROW)
-        rc = PC_OK;
-    else if (rc != PC_OK && rc != PC_ESTATE && rc != PC_ENOMEM)
+    if (rc == PC_OK && step != SQLITE_ROW && step != SQLITE_DONE)
         rc = db_error(l, err, "reading a block's transactions");
     pc_stmt_done(txq);
     if (rc == PC_OK && n != ntx)
