@@ -325,7 +325,7 @@ int lg_cluster(const lg_opts *o)
     atexit(on_exit_down);
 
     /* parcha devnet up */
-    char *up[12];
+    char *up[14];
     int a = 0;
     up[a++] = g_parcha;
     up[a++] = "devnet";
@@ -336,6 +336,10 @@ int lg_cluster(const lg_opts *o)
     up[a++] = "3";
     up[a++] = "--parchad";
     up[a++] = (char *)o->parchad;
+    /* parchad's production default, not devnet's test-speed 10: every
+     * checkpoint hashes the whole state. */
+    up[a++] = "--checkpoint-every";
+    up[a++] = "100";
     if (o->etcd != NULL) {
         up[a++] = "--etcd";
         up[a++] = (char *)o->etcd;

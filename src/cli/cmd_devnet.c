@@ -42,7 +42,8 @@
 static const char HELP[] =
     "usage: parcha devnet up     --dir DIR [--hospitals N] [--base-port P] [--demo]\n"
     "                            [--patients N] [--etcd-auth] [--network NAME]\n"
-    "                            [--parchad PATH] [--etcd PATH] [--json]\n"
+    "                            [--parchad PATH] [--etcd PATH] [--checkpoint-every B]\n"
+    "                            [--json]\n"
     "       parcha devnet down   --dir DIR [--purge]\n"
     "       parcha devnet status --dir DIR [--json]\n"
     "       parcha devnet start  --dir DIR (--node ID | --etcd ID)\n"
@@ -65,6 +66,9 @@ static const char HELP[] =
     "        (needs N >= 3; --patients, default 20). --etcd-auth turns on etcd\n"
     "        authentication (JWT tokens) with a root user and one user and role\n"
     "        per hospital that may write only under its own key prefix.\n"
+    "        --checkpoint-every B: nodes sign a checkpoint every B blocks\n"
+    "        (default 10, so audits have checkpoints quickly; parchad's own\n"
+    "        default is 100; 0 = only timed ones).\n"
     "        Writes DIR/devnet.json with every URL, pid, folder, key file and\n"
     "        passphrase file. DIR must be new or empty; on a DIR that already\n"
     "        holds a stopped devnet, up starts its processes again (data kept).\n"
@@ -96,6 +100,7 @@ static const cli_optspec UP_OPTS[] = {
     {"dir", true, false},       {"hospitals", true, false}, {"base-port", true, false},
     {"demo", false, false},     {"patients", true, false},  {"etcd-auth", false, false},
     {"network", true, false},   {"parchad", true, false},   {"etcd", true, false},
+    {"checkpoint-every", true, false},
     {NULL, false, false}};
 static const cli_optspec DOWN_OPTS[] = {
     {"dir", true, false}, {"purge", false, false}, {NULL, false, false}};
@@ -763,7 +768,7 @@ static int setup_auth(json_t *state, const char *dir, pc_error *err)
 /* node.json settings of hospital i (everything but network, hospital and
  * hosted, which cli_offline_create_split fills in). */
 static json_t *node_config(size_t i, size_t n, const cli_hospital_spec *hosp,
-                           const int *ports, bool auth)
+                           const int *ports, bool auth, long ckpt_every)
 {
     json_t *eps = json_array(), *peers = json_object();
     char url[64];
@@ -782,7 +787,7 @@ static json_t *node_config(size_t i, size_t n, const cli_hospital_spec *hosp,
         json_object_set_new(etcd, "password_file", json_string("etcd.pass"));
     }
     return json_pack("{s:s,s:s,s:o,s:o,s:{s:i,s:i}}", "listen", listen, "orderer", "etcd",
-                     "etcd", etcd, "peers", peers, "checkpoints", "every_blocks", 10,
+                     "etcd", etcd, "peers", peers, "checkpoints", "every_blocks", (int)ckpt_every,
                      "interval_ms", 2000);
 }
 
@@ -961,6 +966,7 @@ typedef struct up_opts {
     long base_port;
     bool demo, auth, as_json;
     size_t patients;
+    long ckpt_every; /* checkpoints.every_blocks of every node */
     const char *network;
     char parchad[PATH_MAX], etcd[PATH_MAX];
 } up_opts;
@@ -988,7 +994,7 @@ static int up_new(const up_opts *o, const char *dir, pc_error *err)
                  ports[3 * i + 2]);
     }
     for (size_t i = 0; i < o->n; i++) {
-        configs[i] = node_config(i, o->n, hosp, ports, o->auth);
+        configs[i] = node_config(i, o->n, hosp, ports, o->auth, o->ckpt_every);
         if (configs[i] == NULL) {
             rc = pc_error_set(err, PC_ENOMEM, "out of memory");
             goto out;
@@ -1161,6 +1167,11 @@ static int cmd_up(int argc, char **argv)
         cli_parse_int(cli_arg(&a, "patients"), "--patients", 1, 500, &v, &err) != PC_OK)
         return cli_usage(NAME, &err);
     o.patients = (size_t)v;
+    v = 10; /* small on purpose: tests and audits get checkpoints quickly */
+    if (cli_arg(&a, "checkpoint-every") != NULL &&
+        cli_parse_int(cli_arg(&a, "checkpoint-every"), "--checkpoint-every", 0, 1000000, &v, &err) != PC_OK)
+        return cli_usage(NAME, &err);
+    o.ckpt_every = (long)v;
     o.demo = cli_flag(&a, "demo");
     o.auth = cli_flag(&a, "etcd-auth");
     o.as_json = cli_flag(&a, "json");
