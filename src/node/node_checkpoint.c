@@ -42,8 +42,7 @@
 #define COOL_MIN_MS 500 /* shorter digests are not held back */
 #define GRID_TXS 65536  /* the aligned grid doubles each time ntx doubles past this */
 
-/* Heights between aligned checkpoints for a chain of ntx transactions. */
-static uint64_t grid_step(uint64_t every, uint64_t ntx)
+uint64_t pc_ckpts_grid_step(uint64_t every, uint64_t ntx)
 {
     uint64_t step = every;
     for (uint64_t t = ntx / GRID_TXS; t >= 2 && step < UINT64_MAX / 2; t /= 2)
@@ -311,7 +310,7 @@ void pc_ckpts_on_block(pc_ckpts *c, uint64_t height)
         if (pc_checkpoint_pin(c->rl, &c->pinned_head, &err) != PC_OK) {
             pc_node_log("warn", "cannot pin a checkpoint at height %" PRIu64 ": %s", height, err.msg);
         } else if (c->pinned_head.height != height ||
-                   height % grid_step(every, c->pinned_head.ntx) != 0) {
+                   height % pc_ckpts_grid_step(every, c->pinned_head.ntx) != 0) {
             pc_checkpoint_unpin(c->rl); /* off the thinned grid (or, cannot happen, moved on) */
         } else {
             c->pinned = true;

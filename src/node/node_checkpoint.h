@@ -22,6 +22,11 @@
 
 int pc_ckpts_open(pc_node *n, pc_ckpts **out, pc_error *err) PC_MUST_USE;
 
+/* Heights between aligned checkpoints for a chain of ntx transactions:
+ * every x 2^floor(log2(ntx / 65,536)), every itself below 131,072. ntx at a
+ * height is the same on every node, so every node picks the same heights. */
+uint64_t pc_ckpts_grid_step(uint64_t every, uint64_t ntx);
+
 /* The delivery thread applied the block at height. NULL-safe. */
 void pc_ckpts_on_block(pc_ckpts *c, uint64_t height);
 

@@ -18,6 +18,7 @@
 #include "parcha/checkpoint.h"
 #include "parcha/encode.h"
 #include "parcha/jcs.h"
+#include "node/node_checkpoint.h"
 
 /* ---------------------------------------------------------------- fixture */
 
@@ -230,6 +231,24 @@ static void test_pinned_snapshot_ignores_later_writes(void **state)
     pc_ledger_close(l);
 }
 
+/* The aligned grid: every_blocks until the chain passes 131,072
+ * transactions, then doubling each time the chain doubles, so a digest (which
+ * reads the whole state) stays rare as the state grows. */
+static void test_grid_thins_as_the_chain_grows(void **state)
+{
+    (void)state;
+    assert_int_equal(pc_ckpts_grid_step(100, 0), 100);
+    assert_int_equal(pc_ckpts_grid_step(100, 131071), 100);
+    assert_int_equal(pc_ckpts_grid_step(100, 131072), 200);
+    assert_int_equal(pc_ckpts_grid_step(100, 262143), 200);
+    assert_int_equal(pc_ckpts_grid_step(100, 262144), 400);
+    assert_int_equal(pc_ckpts_grid_step(100, 1000000), 800);
+    assert_int_equal(pc_ckpts_grid_step(10, 1000000), 80);
+    /* never overflows, however long the chain */
+    assert_true(pc_ckpts_grid_step(1, UINT64_MAX) > 0);
+    assert_true(pc_ckpts_grid_step(UINT64_MAX / 3, UINT64_MAX) >= UINT64_MAX / 3);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -238,6 +257,7 @@ int main(void)
         cmocka_unit_test(test_parse_is_strict),
         cmocka_unit_test(test_snapshot_matches_the_ledger),
         cmocka_unit_test(test_pinned_snapshot_ignores_later_writes),
+        cmocka_unit_test(test_grid_thins_as_the_chain_grows),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
 }
