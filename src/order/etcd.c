@@ -1344,6 +1344,43 @@ static int watch_login(etcd_orderer *o, CURL *h, size_t ep, char *why, size_t wh
     return rc;
 }
 
+/* How many proposals were written at revisions lo..hi (inclusive)? (Their
+ * keys are listed: the proposals etcd still holds are a bounded window.) etcd's
+ * compaction drops only superseded versions and proposals are written once
+ * and never deleted, so each proposal stays readable with its mod_revision
+ * after any compaction: this answers even for compacted revisions. */
+static int proposals_between(etcd_orderer *o, uint64_t lo, uint64_t hi, uint64_t *count,
+                             pc_error *err)
+{
+    pc_buf body;
+    pc_buf_init(&body);
+    int rc = pc_buf_append_str(&body, "{");
+    if (rc == PC_OK)
+        rc = buf_b64_field(&body, "key", o->prefix, strlen(o->prefix));
+    if (rc == PC_OK)
+        rc = pc_buf_append_str(&body, ",");
+    if (rc == PC_OK)
+        rc = buf_b64_field(&body, "range_end", o->prefix_end, strlen(o->prefix_end));
+    if (rc == PC_OK)
+        rc = pc_buf_printf(&body, ",\"min_mod_revision\":\"%llu\",\"max_mod_revision\":\"%llu\","
+                                  "\"keys_only\":true}",
+                           (unsigned long long)lo, (unsigned long long)hi);
+    if (rc != PC_OK) {
+        pc_buf_free(&body);
+        return pc_error_set(err, PC_ENOMEM, "out of memory");
+    }
+    json_t *r = NULL;
+    rc = etcd_call(o, "/v3/kv/range", &body, &r, err);
+    pc_buf_free(&body);
+    if (rc != PC_OK)
+        return rc;
+    /* Keys, not count_only: etcd's count ignores the mod-revision filters. */
+    const json_t *kvs = json_object_get(r, "kvs");
+    *count = json_is_array(kvs) ? json_array_size(kvs) : 0;
+    json_decref(r);
+    return rc;
+}
+
 /* The watch thread: keep a stream open on some member, moving to the next on
  * failure or stall, until close() or a condition that retrying cannot fix. */
 static void *watch_main(void *arg)
@@ -1381,12 +1418,33 @@ static void *watch_main(void *arg)
             if (e != W_AUTH)
                 auth_fails = 0;
         }
+        char gap[160] = "";
+        if (e == W_COMPACTED && ws.compact_rev > ws.last + 1) {
+            /* The revisions we missed may hold no proposal at all (the nodes'
+             * published positions and other keys use revisions too): then
+             * nothing is lost and the watch can start at the compaction. */
+            uint64_t missed = 1;
+            pc_error cerr;
+            pc_error_clear(&cerr);
+            if (proposals_between(o, ws.last + 1, ws.compact_rev - 1, &missed, &cerr) != PC_OK) {
+                snprintf(gap, sizeof gap, " (could not check the gap for proposals: %.100s)", cerr.msg);
+            } else if (missed == 0) {
+                fprintf(stderr, "parcha etcd: revisions %llu..%llu are compacted but hold no proposal: "
+                                "watching from %llu\n",
+                        (unsigned long long)(ws.last + 1), (unsigned long long)(ws.compact_rev - 1),
+                        (unsigned long long)ws.compact_rev);
+                ws.last = ws.compact_rev - 1;
+                continue;
+            } else {
+                snprintf(gap, sizeof gap, " (%llu proposals in the gap)", (unsigned long long)missed);
+            }
+        }
         if (e == W_COMPACTED) {
-            char msg[256];
+            char msg[384];
             snprintf(msg, sizeof msg,
                      "etcd compacted revisions below %llu but the watch needs %llu: "
-                     "catch up from a peer",
-                     (unsigned long long)ws.compact_rev, (unsigned long long)(ws.last + 1));
+                     "catch up from a peer%s",
+                     (unsigned long long)ws.compact_rev, (unsigned long long)(ws.last + 1), gap);
             pthread_mutex_lock(&o->mu);
             o->stats.compact_revision = ws.compact_rev;
             pthread_mutex_unlock(&o->mu);
