@@ -1440,10 +1440,10 @@ static void *watch_main(void *arg)
             }
         }
         if (e == W_COMPACTED) {
-            char msg[384];
+            char msg[256];
             snprintf(msg, sizeof msg,
                      "etcd compacted revisions below %llu but the watch needs %llu: "
-                     "catch up from a peer%s",
+                     "catch up from a peer%.100s",
                      (unsigned long long)ws.compact_rev, (unsigned long long)(ws.last + 1), gap);
             pthread_mutex_lock(&o->mu);
             o->stats.compact_revision = ws.compact_rev;
