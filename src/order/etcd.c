@@ -678,6 +678,18 @@ static int buf_b64_field(pc_buf *b, const char *name, const void *p, size_t n)
     return rc;
 }
 
+/* Append "key":..,"range_end":.. for every key from key up to (not
+ * including) end, both base64 as the gateway wants. */
+static int buf_key_range(pc_buf *b, const char *key, const char *end)
+{
+    int rc = buf_b64_field(b, "key", key, strlen(key));
+    if (rc == PC_OK)
+        rc = pc_buf_append_str(b, ",");
+    if (rc == PC_OK)
+        rc = buf_b64_field(b, "range_end", end, strlen(end));
+    return rc;
+}
+
 /* ------------------------------------------------------------ submit */
 
 /* The key of this node's proposal `seq` into k (size ksz). Returns its
@@ -842,11 +854,7 @@ int pc_etcd_compact_retained(pc_orderer *base, uint64_t margin, uint64_t *compac
     pc_buf_init(&body);
     int rc = pc_buf_append_str(&body, "{");
     if (rc == PC_OK)
-        rc = buf_b64_field(&body, "key", o->applied_prefix, strlen(o->applied_prefix));
-    if (rc == PC_OK)
-        rc = pc_buf_append_str(&body, ",");
-    if (rc == PC_OK)
-        rc = buf_b64_field(&body, "range_end", o->applied_end, strlen(o->applied_end));
+        rc = buf_key_range(&body, o->applied_prefix, o->applied_end);
     if (rc == PC_OK)
         rc = pc_buf_append_str(&body, "}");
     if (rc != PC_OK) {
@@ -1194,11 +1202,7 @@ static watch_end watch_once(etcd_orderer *o, watch_state *ws, size_t ep)
     pc_buf_init(&body);
     int rc = pc_buf_append_str(&body, "{\"create_request\":{");
     if (rc == PC_OK)
-        rc = buf_b64_field(&body, "key", o->prefix, strlen(o->prefix));
-    if (rc == PC_OK)
-        rc = pc_buf_append_str(&body, ",");
-    if (rc == PC_OK)
-        rc = buf_b64_field(&body, "range_end", o->prefix_end, strlen(o->prefix_end));
+        rc = buf_key_range(&body, o->prefix, o->prefix_end);
     if (rc == PC_OK)
         rc = pc_buf_printf(&body, ",\"start_revision\":\"%llu\",\"progress_notify\":true}}",
                            (unsigned long long)(ws->last + 1));
@@ -1356,11 +1360,7 @@ static int proposals_between(etcd_orderer *o, uint64_t lo, uint64_t hi, uint64_t
     pc_buf_init(&body);
     int rc = pc_buf_append_str(&body, "{");
     if (rc == PC_OK)
-        rc = buf_b64_field(&body, "key", o->prefix, strlen(o->prefix));
-    if (rc == PC_OK)
-        rc = pc_buf_append_str(&body, ",");
-    if (rc == PC_OK)
-        rc = buf_b64_field(&body, "range_end", o->prefix_end, strlen(o->prefix_end));
+        rc = buf_key_range(&body, o->prefix, o->prefix_end);
     if (rc == PC_OK)
         rc = pc_buf_printf(&body, ",\"min_mod_revision\":\"%llu\",\"max_mod_revision\":\"%llu\","
                                   "\"keys_only\":true}",
