@@ -17,6 +17,11 @@
  * /numbers/1"). Non-integral numbers are reported before out-of-range ones. */
 int pc_jcs_dump(const json_t *v, pc_buf *out, pc_error *err) PC_MUST_USE;
 
+/* The canonical form of object obj as if its top-level member `skip` were
+ * deleted (a transaction without its "sigs"), without copying the tree. */
+int pc_jcs_dump_without(const json_t *obj, const char *skip, pc_buf *out,
+                        pc_error *err) PC_MUST_USE;
+
 /* Parse text strictly (duplicate keys refused, NUL in strings refused, any
  * trailing garbage refused) and return the tree in *out (caller decrefs).
  * Errors name line and column. */

@@ -42,7 +42,8 @@ typedef struct pc_tx {
     pc_tx_type type;
     int64_t time;
     char net[PC_NET_MAX + 1];
-    json_t *obj;          /* the object without sigs (owned) */
+    json_t *obj;          /* the parsed object (a reference we own; the client
+                             form's still holds "sigs", which canon leaves out) */
     const json_t *body;   /* borrowed from obj */
     uint8_t *canon;       /* JCS of obj: the signed bytes after the tag */
     size_t canon_len;

@@ -56,6 +56,7 @@ typedef struct jcs_ctx {
     const json_t *root;
     jcs_member *scratch;
     size_t scratch_used;
+    const char *skip; /* a member of the root object left out, or NULL */
 } jcs_ctx;
 
 static int jcs_value(jcs_ctx *c, const json_t *v, const jcs_frame *at,
@@ -265,7 +266,7 @@ static int err_nonintegral(jcs_ctx *c, double d, const jcs_frame *f)
  * a single pass). Returns PC_EINVAL with the message of whichever wins. */
 static int err_out_of_range(jcs_ctx *c, const char *num, const jcs_frame *f)
 {
-    jcs_ctx scan = {NULL, c->err, c->root, NULL, 0};
+    jcs_ctx scan = {NULL, c->err, c->root, NULL, 0, c->skip};
     jcs_frame root = {NULL, NULL, 0, 0};
     int rc = jcs_value(&scan, c->root, &root, 0);
     if (rc != PC_OK)
@@ -464,6 +465,9 @@ static int jcs_object(jcs_ctx *c, const json_t *v, const jcs_frame *at,
         m[k].keylen = strlen(m[k].key);
 #endif
         m[k].value = json_object_iter_value(it);
+        if (depth == 0 && c->skip != NULL && m[k].keylen == strlen(c->skip) &&
+            memcmp(m[k].key, c->skip, m[k].keylen) == 0)
+            continue;
         k++;
     }
     members_sort(m, k);
@@ -550,12 +554,12 @@ static int jcs_value(jcs_ctx *c, const json_t *v, const jcs_frame *at,
 /* Canonical form of v appended to out; see jcs.h. On any error out is
  * restored to its length on entry. Uses about 3 KiB of stack for member
  * slots plus a small frame per nesting level. */
-int pc_jcs_dump(const json_t *v, pc_buf *out, pc_error *err)
+static int jcs_dump(const json_t *v, const char *skip, pc_buf *out, pc_error *err)
 {
     if (v == NULL || out == NULL)
         return pc_error_set(err, PC_EINVAL, "pc_jcs_dump: no value or no buffer");
     jcs_member scratch[JCS_SCRATCH_MEMBERS];
-    jcs_ctx c = {out, err, v, scratch, 0};
+    jcs_ctx c = {out, err, v, scratch, 0, skip};
     jcs_frame root = {NULL, NULL, 0, 0};
     size_t start = out->len;
     int rc = jcs_value(&c, v, &root, 0);
@@ -565,6 +569,19 @@ int pc_jcs_dump(const json_t *v, pc_buf *out, pc_error *err)
         out->data[start] = '\0';
     }
     return rc;
+}
+
+int pc_jcs_dump(const json_t *v, pc_buf *out, pc_error *err)
+{
+    return jcs_dump(v, NULL, out, err);
+}
+
+int pc_jcs_dump_without(const json_t *obj, const char *skip, pc_buf *out,
+                        pc_error *err)
+{
+    if (skip == NULL || !json_is_object(obj))
+        return pc_error_set(err, PC_EINVAL, "pc_jcs_dump_without: needs an object and a member name");
+    return jcs_dump(obj, skip, out, err);
 }
 
 /* Strict parse of text[0..len) into *out (caller decrefs); *out is NULL on

@@ -439,15 +439,14 @@ int pc_tx_parse_obj(const json_t *obj, pc_tx *tx, pc_error *err)
     rc = parse_sigs(json_object_get(obj, "sigs"), tx, err);
     if (rc != PC_OK)
         return rc;
-    tx->obj = json_copy((json_t *)obj); /* shallow: children shared, not mutated */
-    if (tx->obj == NULL || json_object_del(tx->obj, "sigs") != 0) {
-        pc_tx_free(tx);
-        return pc_error_set(err, PC_ENOMEM, "out of memory");
-    }
+    /* The client's tree is kept as it is, "sigs" and all, and shared, never
+     * mutated: a copy without "sigs" cost ~3% of a node's CPU at full load.
+     * The rules read only the envelope fields and "body". */
+    tx->obj = json_incref((json_t *)obj);
     pc_buf canon;
     pc_buf_init(&canon);
     canon.cap_limit = PC_TX_MAX_BYTES;
-    rc = pc_jcs_dump(tx->obj, &canon, err);
+    rc = pc_jcs_dump_without(tx->obj, "sigs", &canon, err);
     if (rc != PC_OK) {
         if (rc == PC_ENOMEM)
             rc = pc_error_set(err, PC_ETOOBIG, "transaction is larger than %d bytes", PC_TX_MAX_BYTES);

@@ -521,6 +521,50 @@ static void test_depth_limit(void **state)
     json_decref(root);
 }
 
+/* pc_jcs_dump_without leaves out one top-level member only (a transaction's
+ * "sigs"): the same bytes as deleting it first, nested members of that name
+ * kept, and the tree itself untouched. */
+static void test_dump_without(void **state)
+{
+    (void)state;
+    static const char *const cases[][2] = {
+        {"{\"z\":1,\"sigs\":[{\"k\":\"x\"}],\"a\":{\"sigs\":2}}", "{\"a\":{\"sigs\":2},\"z\":1}"},
+        {"{\"sigs\":1}", "{}"},
+        {"{\"sig\":1,\"sigsx\":2}", "{\"sig\":1,\"sigsx\":2}"},
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        json_t *v = NULL;
+        pc_buf out, ref;
+        pc_error err;
+        pc_buf_init(&out);
+        pc_buf_init(&ref);
+        assert_int_equal(pc_json_parse(cases[i][0], strlen(cases[i][0]), &v, &err), PC_OK);
+        size_t before = json_object_size(v);
+        assert_int_equal(pc_jcs_dump_without(v, "sigs", &out, &err), PC_OK);
+        assert_int_equal(json_object_size(v), before);
+        assert_int_equal(out.len, strlen(cases[i][1]));
+        assert_memory_equal(out.data, cases[i][1], out.len);
+        json_t *copy = json_deep_copy(v);
+        json_object_del(copy, "sigs");
+        assert_int_equal(pc_jcs_dump(copy, &ref, &err), PC_OK);
+        assert_int_equal(ref.len, out.len);
+        assert_memory_equal(ref.data, out.data, out.len);
+        json_decref(copy);
+        json_decref(v);
+        pc_buf_free(&out);
+        pc_buf_free(&ref);
+    }
+    /* Not an object: refused, nothing written. */
+    json_t *arr = json_array();
+    pc_buf out;
+    pc_error err;
+    pc_buf_init(&out);
+    assert_int_equal(pc_jcs_dump_without(arr, "sigs", &out, &err), PC_EINVAL);
+    assert_int_equal(out.len, 0);
+    json_decref(arr);
+    pc_buf_free(&out);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -537,6 +581,7 @@ int main(void)
         cmocka_unit_test(test_large_objects),
         cmocka_unit_test(test_failure_keeps_buffer),
         cmocka_unit_test(test_depth_limit),
+        cmocka_unit_test(test_dump_without),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
