@@ -120,8 +120,14 @@ static const char *const STMT_SQL[S_COUNT] = {
     [S_CONSENT_REVOKE] = "UPDATE consents SET revoked_txid = ?, revoked_time = ? WHERE txid = ?",
     [S_EMERGENCY_PUT] = "INSERT INTO emergencies(txid, patient, doctor, hospital, reason,"
                         " opened, expires) VALUES (?,?,?,?,?,?,?)",
-    [S_TIMELINE] = RECORD_SELECT " WHERE r.patient = ?"
-                   " ORDER BY r.date DESC, r.height DESC, r.id LIMIT ?",
+    /* No join: names come from a per-timeline cache (timeline_names). Ties
+     * on the date go newest first by rowid, which records takes in chain
+     * order, so the (patient, date) index gives the order and no sort runs. */
+    [S_TIMELINE] = "SELECT r.id, r.hi_type, r.date, r.fhir, r.custodian, r.author, r.hash,"
+                   " r.size, r.sealed_key, r.txid, r.height, r.time FROM records r"
+                   " WHERE r.patient = ? ORDER BY r.date DESC, r.rowid DESC LIMIT ?",
+    [S_STAFF_NAME] = "SELECT name, role FROM staff WHERE key = ?",
+    [S_HOSP_NAME] = "SELECT name FROM hospitals WHERE id = ?",
     [S_PATIENT_KEY] = "SELECT key FROM patients WHERE health_id = ?",
     [S_ACCESS_PUT] = "INSERT INTO access_log(txid, patient, reader, custodian, records, basis,"
                      " ref, time, height) VALUES (?,?,?,?,?,?,?,?,?)",
@@ -1116,6 +1122,152 @@ static sqlite3_stmt *timeline_stmt(pc_ledger *l, const uint8_t patient[32], size
     return s;
 }
 
+/* The author and custodian names of one timeline. A patient's records come
+ * from a few dozen staff of a few hospitals, so each name is looked up once
+ * per timeline instead of joined on every row (two B-tree descents per table
+ * per row), and each author's base64 key is written once. */
+#define TIMELINE_NAMES 64
+
+typedef struct tl_author {
+    uint8_t key[32];
+    char b64[48];
+    char *name, *role; /* NULL when the key is not a staff member */
+} tl_author;
+
+typedef struct tl_hosp {
+    char *id;
+    char *name; /* NULL when the id is not a hospital */
+} tl_hosp;
+
+typedef struct tl_names {
+    pc_ledger *l;
+    size_t na, nh;
+    tl_author a[TIMELINE_NAMES + 1]; /* the last slot is scratch when full */
+    tl_hosp h[TIMELINE_NAMES + 1];
+} tl_names;
+
+static char *dup_col(sqlite3_stmt *s, int i)
+{
+    const unsigned char *t = sqlite3_column_text(s, i);
+    return t ? strdup((const char *)t) : NULL;
+}
+
+static void names_free(tl_names *nm)
+{
+    for (size_t i = 0; i <= TIMELINE_NAMES; i++) {
+        free(nm->a[i].name);
+        free(nm->a[i].role);
+        free(nm->h[i].id);
+        free(nm->h[i].name);
+    }
+    memset(nm, 0, sizeof *nm);
+}
+
+/* The author entry for column i of row s, or NULL (a NULL or odd-sized key,
+ * a database error or no memory). */
+static const tl_author *names_author(tl_names *nm, sqlite3_stmt *row, int i)
+{
+    if (sqlite3_column_type(row, i) != SQLITE_BLOB || sqlite3_column_bytes(row, i) != 32)
+        return NULL;
+    const uint8_t *key = sqlite3_column_blob(row, i);
+    for (size_t k = 0; k < nm->na; k++)
+        if (memcmp(nm->a[k].key, key, 32) == 0)
+            return &nm->a[k];
+    tl_author *a = &nm->a[nm->na < TIMELINE_NAMES ? nm->na : TIMELINE_NAMES];
+    free(a->name);
+    free(a->role);
+    memset(a, 0, sizeof *a);
+    memcpy(a->key, key, 32);
+    pc_b64_encode(a->b64, sizeof a->b64, key, 32);
+    sqlite3_stmt *s = pc_ledger_stmt(nm->l, S_STAFF_NAME);
+    if (s == NULL)
+        return NULL;
+    sqlite3_bind_blob(s, 1, key, 32, SQLITE_STATIC);
+    int rc = sqlite3_step(s);
+    if (rc == SQLITE_ROW) {
+        a->name = dup_col(s, 0);
+        a->role = dup_col(s, 1);
+    }
+    pc_stmt_done(s);
+    if ((rc != SQLITE_ROW && rc != SQLITE_DONE) ||
+        (rc == SQLITE_ROW && (a->name == NULL || a->role == NULL)))
+        return NULL;
+    if (nm->na < TIMELINE_NAMES)
+        nm->na++;
+    return a;
+}
+
+/* The hospital entry for column i of row s, or NULL as names_author. */
+static const tl_hosp *names_hosp(tl_names *nm, sqlite3_stmt *row, int i)
+{
+    const char *id = (const char *)sqlite3_column_text(row, i);
+    if (id == NULL)
+        return NULL;
+    for (size_t k = 0; k < nm->nh; k++)
+        if (strcmp(nm->h[k].id, id) == 0)
+            return &nm->h[k];
+    tl_hosp *h = &nm->h[nm->nh < TIMELINE_NAMES ? nm->nh : TIMELINE_NAMES];
+    free(h->id);
+    free(h->name);
+    h->name = NULL;
+    h->id = strdup(id);
+    sqlite3_stmt *s = pc_ledger_stmt(nm->l, S_HOSP_NAME);
+    if (h->id == NULL || s == NULL)
+        return NULL;
+    sqlite3_bind_text(s, 1, id, -1, SQLITE_TRANSIENT);
+    int rc = sqlite3_step(s);
+    if (rc == SQLITE_ROW)
+        h->name = dup_col(s, 0);
+    pc_stmt_done(s);
+    if ((rc != SQLITE_ROW && rc != SQLITE_DONE) || (rc == SQLITE_ROW && h->name == NULL))
+        return NULL;
+    if (nm->nh < TIMELINE_NAMES)
+        nm->nh++;
+    return h;
+}
+
+/* A row the timeline could not write: no memory, or its author's or
+ * custodian's name could not be read. */
+#define TIMELINE_ROW_ERROR(err)                                                          \
+    pc_error_set(err, PC_EIO, "reading a timeline: out of memory, or a record's author or" \
+                              " custodian could not be read")
+
+static json_t *str_or_null(const char *s)
+{
+    return s ? json_string(s) : json_null();
+}
+
+/* A timeline row as JSON: the same members, in the same order, as
+ * record_row gives a RECORD_SELECT row. */
+static json_t *timeline_row(sqlite3_stmt *s, tl_names *nm)
+{
+    const tl_author *a = names_author(nm, s, 5);
+    const tl_hosp *h = names_hosp(nm, s, 4);
+    if ((a == NULL && sqlite3_column_type(s, 5) != SQLITE_NULL) ||
+        (h == NULL && sqlite3_column_type(s, 4) != SQLITE_NULL))
+        return NULL;
+    json_t *o = json_object();
+    if (o == NULL)
+        return NULL;
+    int bad = put(o, "id", col_text(s, 0)) || put(o, "hi_type", col_text(s, 1)) ||
+              put(o, "date", col_date(s, 2)) || put(o, "fhir", col_text(s, 3)) ||
+              put(o, "custodian", col_text(s, 4)) ||
+              put(o, "author", a ? json_string(a->b64) : json_null()) ||
+              put(o, "hash", col_hex(s, 6)) ||
+              put(o, "size", json_integer(sqlite3_column_int64(s, 7))) ||
+              put(o, "sealed_key", col_b64(s, 8)) || put(o, "txid", col_hex(s, 9)) ||
+              put(o, "height", json_integer(sqlite3_column_int64(s, 10))) ||
+              put(o, "time", json_integer(sqlite3_column_int64(s, 11))) ||
+              put(o, "author_name", str_or_null(a ? a->name : NULL)) ||
+              put(o, "author_role", str_or_null(a ? a->role : NULL)) ||
+              put(o, "custodian_name", str_or_null(h ? h->name : NULL));
+    if (bad) {
+        json_decref(o);
+        return NULL;
+    }
+    return o;
+}
+
 int pc_ledger_timeline_json(pc_ledger *l, const uint8_t patient[32], size_t limit,
                             json_t **out, pc_error *err)
 {
@@ -1123,14 +1275,29 @@ int pc_ledger_timeline_json(pc_ledger *l, const uint8_t patient[32], size_t limi
     sqlite3_stmt *s = timeline_stmt(l, patient, limit, err);
     if (s == NULL)
         return PC_EIO;
+    tl_names *nm = calloc(1, sizeof *nm);
     json_t *recs = json_array();
+    if (nm == NULL || recs == NULL) {
+        pc_stmt_done(s);
+        free(nm);
+        json_decref(recs);
+        return pc_error_set(err, PC_ENOMEM, "out of memory");
+    }
+    nm->l = l;
     int rc;
-    while ((rc = sqlite3_step(s)) == SQLITE_ROW)
-        json_array_append_new(recs, record_row(s));
+    while ((rc = sqlite3_step(s)) == SQLITE_ROW) {
+        json_t *row = timeline_row(s, nm);
+        if (row == NULL || json_array_append_new(recs, row) != 0) {
+            rc = SQLITE_NOMEM;
+            break;
+        }
+    }
     pc_stmt_done(s);
+    names_free(nm);
+    free(nm);
     if (rc != SQLITE_DONE) {
         json_decref(recs);
-        return db_error(l, err, "reading a timeline");
+        return rc == SQLITE_NOMEM ? TIMELINE_ROW_ERROR(err) : db_error(l, err, "reading a timeline");
     }
     char b64[64];
     *out = json_pack("{s:s,s:o}", "patient", pc_b64_encode(b64, sizeof b64, patient, 32),
@@ -1201,6 +1368,15 @@ static size_t text_int(char *out, long long v)
     return len;
 }
 
+/* A string that needs no escaping (base64url, hex) written at buf + 1, of
+ * length n, quoted in place: buf must have room for n + 2 bytes. */
+static int text_plain(pc_buf *b, char *buf, size_t n)
+{
+    buf[0] = '"';
+    buf[n + 1] = '"';
+    return pc_buf_append(b, buf, n + 2);
+}
+
 /* `member` is the text ,"key": (or "key": for the first) and then the value
  * of column i as col_text/col_b64/col_hex/col_date would give it, or null. No
  * printf: formatting ran at a third of the whole timeline's time with it. */
@@ -1211,7 +1387,9 @@ static int text_member(pc_buf *b, const char *member, size_t mlen, sqlite3_stmt 
     if (pc_buf_append(b, member, mlen) != PC_OK)
         return PC_ENOMEM;
     int type = sqlite3_column_type(s, i);
-    int n = sqlite3_column_bytes(s, i);
+    /* sqlite3_column_bytes only where the value is text or a blob: on an
+     * integer column it formats the number as text just to measure it. */
+    int n = type == SQLITE_TEXT || type == SQLITE_BLOB ? sqlite3_column_bytes(s, i) : 0;
     switch (kind) {
     case T_INT:
         return pc_buf_append(b, tmp, text_int(tmp, (long long)sqlite3_column_int64(s, i)));
@@ -1222,13 +1400,13 @@ static int text_member(pc_buf *b, const char *member, size_t mlen, sqlite3_stmt 
     case T_B64:
         if (type == SQLITE_NULL || n <= 0 || n > 100)
             break;
-        pc_b64_encode(tmp, sizeof tmp, sqlite3_column_blob(s, i), (size_t)n);
-        return text_str(b, tmp, strlen(tmp));
+        pc_b64_encode(tmp + 1, sizeof tmp - 2, sqlite3_column_blob(s, i), (size_t)n);
+        return text_plain(b, tmp, strlen(tmp + 1));
     case T_HEX:
         if (type != SQLITE_BLOB || n != 32)
             break;
-        pc_hex_encode(tmp, sizeof tmp, sqlite3_column_blob(s, i), 32);
-        return text_str(b, tmp, 64);
+        pc_hex_encode(tmp + 1, sizeof tmp - 2, sqlite3_column_blob(s, i), 32);
+        return text_plain(b, tmp, 64);
     case T_DATE:
         if (type == SQLITE_NULL)
             break;
@@ -1251,20 +1429,50 @@ int pc_ledger_timeline_text(pc_ledger *l, const uint8_t patient[32], size_t limi
     sqlite3_stmt *s = timeline_stmt(l, patient, limit, err);
     if (s == NULL)
         return PC_EIO;
+    tl_names *nm = calloc(1, sizeof *nm);
+    if (nm == NULL) {
+        pc_stmt_done(s);
+        return pc_error_set(err, PC_ENOMEM, "out of memory");
+    }
+    nm->l = l;
     char b64[64];
     pc_b64_encode(b64, sizeof b64, patient, 32);
     int rc = pc_buf_printf(out, "{\"patient\":\"%s\",\"records\":[", b64);
-    int step, first = 1;
+    int step = SQLITE_DONE, first = 1, unnamed = 0;
     while (rc == PC_OK && (step = sqlite3_step(s)) == SQLITE_ROW) {
+        const tl_author *a = names_author(nm, s, 5);
+        const tl_hosp *h = names_hosp(nm, s, 4);
+        if ((a == NULL && sqlite3_column_type(s, 5) != SQLITE_NULL) ||
+            (h == NULL && sqlite3_column_type(s, 4) != SQLITE_NULL)) {
+            unnamed = 1;
+            break;
+        }
         rc = pc_buf_append(out, first ? "{" : ",{", first ? 1 : 2);
-        for (size_t c = 0; rc == PC_OK && c < sizeof COLS / sizeof *COLS; c++)
-            rc = text_member(out, COLS[c].member, strlen(COLS[c].member), s, (int)c,
-                             COLS[c].kind);
+        for (size_t c = 0; rc == PC_OK && c < 12; c++) {
+            const char *m = COLS[c].member;
+            if (c == 5 && a != NULL) /* the author's base64, made once per author */
+                rc = pc_buf_append(out, m, strlen(m)) == PC_OK ? text_str(out, a->b64, strlen(a->b64))
+                                                               : PC_ENOMEM;
+            else
+                rc = text_member(out, m, strlen(m), s, (int)c, COLS[c].kind);
+        }
+        const char *names[3] = {a ? a->name : NULL, a ? a->role : NULL, h ? h->name : NULL};
+        for (size_t c = 12; rc == PC_OK && c < 15; c++) {
+            const char *m = COLS[c].member;
+            rc = pc_buf_append(out, m, strlen(m));
+            if (rc == PC_OK)
+                rc = names[c - 12] ? text_str(out, names[c - 12], strlen(names[c - 12]))
+                                   : pc_buf_append(out, "null", 4);
+        }
         if (rc == PC_OK)
             rc = pc_buf_append(out, "}", 1);
         first = 0;
     }
     pc_stmt_done(s);
+    names_free(nm);
+    free(nm);
+    if (unnamed)
+        return TIMELINE_ROW_ERROR(err);
     if (rc != PC_OK)
         return pc_error_set(err, PC_ENOMEM, "out of memory writing a timeline");
     if (step != SQLITE_DONE)

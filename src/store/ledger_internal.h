@@ -16,7 +16,8 @@ typedef enum stmt_id {
     S_RECORD_GET, S_RECORD_PUT,
     S_CONSENT_GET, S_CONSENT_PUT, S_CONSENT_REVOKE,
     S_EMERGENCY_PUT, S_ACCESS_PUT,
-    S_TIMELINE, S_PATIENT_KEY, /* read side: made once per reader handle */
+    /* read side: made once per reader handle */
+    S_TIMELINE, S_PATIENT_KEY, S_STAFF_NAME, S_HOSP_NAME,
     S_COUNT
 } stmt_id;
 

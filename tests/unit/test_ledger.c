@@ -531,6 +531,79 @@ static void test_restart_resumes(void **state)
     json_decref(j);
 }
 
+/* The timeline: newest clinical date first, ties newest in chain order first;
+ * each row names its author and custodian (also past the per-timeline name
+ * cache of 64 authors); the text form is byte for byte json_dumps of the
+ * tree. */
+static void test_timeline_order_and_names(void **state)
+{
+    world *w = *state;
+    populate(w);
+    pc_tx t[3];
+    uint8_t v[3];
+    make_tx(w, "record.add", record_body(w, "r-a", "Prescription", "2024-01-01"), &t[0], &w->doc_a, NULL);
+    apply_block(w, t, 1, v);
+    assert_int_equal(v[0], PC_V_OK);
+    make_tx(w, "record.add", record_body(w, "r-c", "Prescription", "2024-01-01"), &t[0], &w->nurse_a, NULL);
+    make_tx(w, "record.add", record_body(w, "r-b", "DiagnosticReport", "2024-02-01"), &t[1], &w->doc_a, NULL);
+    make_tx(w, "record.add", record_body(w, "a-d", "Prescription", "2024-01-01"), &t[2], &w->doc_a, NULL);
+    apply_block(w, t, 3, v);
+    for (int i = 0; i < 3; i++)
+        assert_int_equal(v[i], PC_V_OK);
+
+    /* 70 more authors, one record each, dated before the others. */
+    enum { EXTRA = 70 };
+    for (int i = 0; i < EXTRA; i++) {
+        pc_keypair nurse;
+        assert_int_equal(pc_key_generate(&nurse), 0);
+        make_tx(w, "staff.enroll", enroll_body("city", &nurse, "nurse"), &t[0], &w->hosp_a, NULL);
+        char id[32];
+        snprintf(id, sizeof id, "x-%02d", i);
+        make_tx(w, "record.add", record_body(w, id, "Prescription", "2023-06-01"), &t[1], &nurse, NULL);
+        apply_block(w, t, 2, v);
+        assert_int_equal(v[0], PC_V_OK);
+        assert_int_equal(v[1], PC_V_OK);
+        pc_key_wipe(&nurse);
+    }
+
+    pc_error err;
+    json_t *tl;
+    assert_int_equal(pc_ledger_timeline_json(w->l, w->patient.pk, 0, &tl, &err), PC_OK);
+    const json_t *recs = json_object_get(tl, "records");
+    assert_int_equal(json_array_size(recs), 4 + EXTRA);
+    static const char *const order[] = {"r-b", "a-d", "r-c", "r-a", "x-69", "x-68"};
+    for (size_t i = 0; i < sizeof order / sizeof *order; i++)
+        assert_string_equal(json_string_value(json_object_get(json_array_get(recs, i), "id")), order[i]);
+    assert_string_equal(json_string_value(json_object_get(json_array_get(recs, 2), "author_role")), "nurse");
+    assert_string_equal(json_string_value(json_object_get(json_array_get(recs, 1), "author_role")), "doctor");
+    char ka[64];
+    assert_string_equal(json_string_value(json_object_get(json_array_get(recs, 1), "author")),
+                        b64(w->doc_a.pk, ka));
+    for (size_t i = 0; i < json_array_size(recs); i++) {
+        const json_t *r = json_array_get(recs, i);
+        assert_string_equal(json_string_value(json_object_get(r, "author_name")), "Dr Test");
+        assert_string_equal(json_string_value(json_object_get(r, "custodian_name")), "City Hospital");
+        assert_int_equal(json_object_size(r), 15);
+    }
+
+    char *dumped = json_dumps(tl, JSON_COMPACT);
+    pc_buf text;
+    pc_buf_init(&text);
+    assert_int_equal(pc_ledger_timeline_text(w->l, w->patient.pk, 0, &text, &err), PC_OK);
+    assert_int_equal(text.len, strlen(dumped));
+    assert_memory_equal(text.data, dumped, text.len);
+    free(dumped);
+    pc_buf_free(&text);
+    json_decref(tl);
+
+    /* A limit keeps the newest. */
+    assert_int_equal(pc_ledger_timeline_json(w->l, w->patient.pk, 2, &tl, &err), PC_OK);
+    recs = json_object_get(tl, "records");
+    assert_int_equal(json_array_size(recs), 2);
+    assert_string_equal(json_string_value(json_object_get(json_array_get(recs, 1), "id")), "a-d");
+    json_decref(tl);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -541,6 +614,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_restart_resumes, setup, teardown),
         cmocka_unit_test_setup_teardown(test_decode_parallel, setup, teardown),
         cmocka_unit_test_setup_teardown(test_proposal_fit, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_timeline_order_and_names, setup, teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
