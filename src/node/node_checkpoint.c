@@ -19,7 +19,10 @@
  *    finds them in common;
  *  - after a digest that took D >= COOL_MIN_MS, aligned and timed ones wait
  *    COOL_FACTOR x D (at most ~5% of one core); a digest of a small state
- *    takes milliseconds and is never held back.
+ *    takes milliseconds and is never held back. The floor was 500 ms, but
+ *    digests of 50-300 ms (a chain of 40k-100k transactions) every 100 small
+ *    blocks then took 8.6% of a single node's CPU at full load, one
+ *    transaction per request (perf, docs/performance.md).
  * Requests (POST /v1/checkpoints) are not held back. */
 #include "node/node_checkpoint.h"
 
@@ -39,7 +42,7 @@
 #define TAKE_WAIT_MS 30000
 #define TAKE_MIN_GAP_MS 1000
 #define COOL_FACTOR 19  /* <= 5% of one core on long digests */
-#define COOL_MIN_MS 500 /* shorter digests are not held back */
+#define COOL_MIN_MS 20  /* shorter digests (small states, tests) are not held back */
 #define GRID_TXS 65536  /* the aligned grid doubles each time ntx doubles past this */
 
 uint64_t pc_ckpts_grid_step(uint64_t every, uint64_t ntx)
