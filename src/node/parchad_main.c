@@ -6,9 +6,6 @@
  * Signals are blocked in every thread and taken synchronously by the main
  * thread with sigwait(), so no work happens in a signal handler. */
 #include <signal.h>
-#ifdef __GLIBC__
-#include <malloc.h>
-#endif
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -34,16 +31,6 @@ int main(int argc, char **argv)
         fprintf(stderr, "parchad: %s\n", err.msg);
         return 2;
     }
-
-#ifdef __GLIBC__
-    /* A fixed mmap threshold: request bodies and proposal arrays over 128 KiB
-     * are mmapped and returned whole. glibc otherwise raises the threshold
-     * after the first such free, serves them from the heap, and each free of
-     * one then runs malloc_consolidate over the fastbins that every
-     * transaction's JSON tree fills (~4% of the node's CPU at full load,
-     * docs/performance.md). */
-    mallopt(M_MMAP_THRESHOLD, 128 * 1024);
-#endif
 
     /* Before any thread exists: every thread inherits this mask. */
     sigset_t set;
