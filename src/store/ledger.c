@@ -1182,7 +1182,7 @@ static const tl_author *names_author(tl_names *nm, sqlite3_stmt *row, int i)
     sqlite3_stmt *s = pc_ledger_stmt(nm->l, S_STAFF_NAME);
     if (s == NULL)
         return NULL;
-    sqlite3_bind_blob(s, 1, key, 32, SQLITE_STATIC);
+    sqlite3_bind_blob(s, 1, a->key, 32, SQLITE_STATIC); /* our copy, not the row's */
     int rc = sqlite3_step(s);
     if (rc == SQLITE_ROW) {
         a->name = dup_col(s, 0);
