@@ -20,8 +20,8 @@
  *  - after a digest that took D >= COOL_MIN_MS, aligned and timed ones wait
  *    COOL_FACTOR x D (at most ~5% of one core); a digest of a small state
  *    takes milliseconds and is never held back. The floor was 500 ms, but
- *    digests of 50-300 ms (a chain of 40k-100k transactions) every 100 small
- *    blocks then took 8.6% of a single node's CPU at full load, one
+ *    ~250 ms digests (a 52k-transaction chain) due every 100 blocks of ~73
+ *    transactions then took 8.6% of a single node's CPU at full load, one
  *    transaction per request (perf, docs/performance.md).
  * Requests (POST /v1/checkpoints) are not held back. */
 #include "node/node_checkpoint.h"
