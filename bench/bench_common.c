@@ -104,6 +104,32 @@ void bw_print_machine(void)
            uname(&u) == 0 ? u.release : "?", date);
 }
 
+double bw_proc_cpu(int pid)
+{
+    char path[64], buf[1024];
+    if (pid == 0)
+        snprintf(path, sizeof path, "/proc/self/stat");
+    else if (pid > 0)
+        snprintf(path, sizeof path, "/proc/%d/stat", pid);
+    else
+        return -1;
+    FILE *f = fopen(path, "r");
+    if (f == NULL)
+        return -1;
+    size_t n = fread(buf, 1, sizeof buf - 1, f);
+    fclose(f);
+    buf[n] = '\0';
+    /* Fields after the command name (which may hold spaces): state is
+     * field 3, utime field 14, stime field 15. */
+    const char *p = strrchr(buf, ')');
+    unsigned long long ut = 0, st = 0;
+    if (p == NULL || sscanf(p + 2, "%*c %*d %*d %*d %*d %*d %*u %*u %*u %*u %*u %llu %llu", &ut,
+                            &st) != 2)
+        return -1;
+    long hz = sysconf(_SC_CLK_TCK);
+    return (double)(ut + st) / (double)(hz > 0 ? hz : 100);
+}
+
 long bw_rss_kib(int pid)
 {
     char path[64], v[64];

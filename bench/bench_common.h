@@ -93,6 +93,9 @@ double bw_quantile(double *v, size_t n, double q);
 void bw_print_machine(void);
 /* Resident set size of a process in KiB (pid 0 = self); -1 if unknown. */
 long bw_rss_kib(int pid);
+/* CPU seconds (user + system) used so far by process pid (0 = self); -1 if
+ * unknown. */
+double bw_proc_cpu(int pid);
 
 /* Measure Ed25519 verifications per second on `threads` threads for about
  * `seconds` seconds, over real transaction signed bytes (tag + canon). */

@@ -196,45 +196,17 @@ static int wait_same_head(const cnode *nodes, long long *height, char *head, siz
     }
 }
 
-/* CPU seconds (user + system) used so far by process pid (0 = self); -1 if
- * unknown. */
-static double proc_cpu(int pid)
-{
-    char path[64], buf[1024];
-    if (pid == 0)
-        snprintf(path, sizeof path, "/proc/self/stat");
-    else if (pid > 0)
-        snprintf(path, sizeof path, "/proc/%d/stat", pid);
-    else
-        return -1;
-    FILE *f = fopen(path, "r");
-    if (f == NULL)
-        return -1;
-    size_t n = fread(buf, 1, sizeof buf - 1, f);
-    fclose(f);
-    buf[n] = '\0';
-    /* Fields after the command name (which may hold spaces): state is
-     * field 3, utime field 14, stime field 15. */
-    const char *p = strrchr(buf, ')');
-    unsigned long long ut = 0, st = 0;
-    if (p == NULL || sscanf(p + 2, "%*c %*d %*d %*d %*d %*d %*u %*u %*u %*u %*u %llu %llu", &ut,
-                            &st) != 2)
-        return -1;
-    long hz = sysconf(_SC_CLK_TCK);
-    return (double)(ut + st) / (double)(hz > 0 ? hz : 100);
-}
-
 /* CPU seconds of the parchads (what[0]), the etcd members (what[1]) and
  * this process (what[2]). */
 static void cluster_cpu(const cnode *nodes, double what[3])
 {
     what[0] = what[1] = 0;
     for (int i = 0; i < BW_NHOSP; i++) {
-        double a = proc_cpu(nodes[i].pid), b = proc_cpu(nodes[i].etcd_pid);
+        double a = bw_proc_cpu(nodes[i].pid), b = bw_proc_cpu(nodes[i].etcd_pid);
         what[0] += a > 0 ? a : 0;
         what[1] += b > 0 ? b : 0;
     }
-    what[2] = proc_cpu(0);
+    what[2] = bw_proc_cpu(0);
 }
 
 /* The end of each node's log on stderr (after a failure, before the folder

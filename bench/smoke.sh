@@ -40,7 +40,8 @@ if [ -n "$parchad" ]; then
       --reads 5 --half-seconds 1 --dir "$work/node" >"$work/loadgen.out" 2>"$work/loadgen.err" || {
     cat "$work/loadgen.out" "$work/loadgen.err" >&2; cat "$work/node/parchad.log" >&2 || true; exit 1; }
   expect "$work/loadgen.out" "committed tx/s at full load (1 tx per request): " \
-      "commit latency at full load (1 tx per request)" "half load (1 tx per request" \
+      "commit latency at full load (1 tx per request)" "parchad CPU at full load (1 tx per request): " \
+      "half load (1 tx per request" \
       "record content read at the API" "timeline of " "VmRSS" \
       "restart to ready" "single-node committed tx/s: "
   # Batch mode (POST /v1/txs): exit 3 means the node does not have it.
@@ -56,7 +57,8 @@ if [ -n "$parchad" ]; then
     exit 1
   else
     expect "$work/loadgen-batch.out" "committed tx/s at full load (batches of 100): " \
-        "commit latency at full load (batches of 100)" "half load (batches of 100" \
+        "commit latency at full load (batches of 100)" "parchad CPU at full load (batches of 100): " \
+        "half load (batches of 100" \
         "single-node committed tx/s (batches of 100): "
   fi
 fi
