@@ -120,7 +120,7 @@ static const char *const STMT_SQL[S_COUNT] = {
     [S_CONSENT_REVOKE] = "UPDATE consents SET revoked_txid = ?, revoked_time = ? WHERE txid = ?",
     [S_EMERGENCY_PUT] = "INSERT INTO emergencies(txid, patient, doctor, hospital, reason,"
                         " opened, expires) VALUES (?,?,?,?,?,?,?)",
-    /* No join: names come from a per-timeline cache (timeline_names). Ties
+    /* No join: names come from a per-timeline cache (tl_names). Ties
      * on the date go newest first by rowid, which records takes in chain
      * order, so the (patient, date) index gives the order and no sort runs. */
     [S_TIMELINE] = "SELECT r.id, r.hi_type, r.date, r.fhir, r.custodian, r.author, r.hash,"
@@ -1160,7 +1160,6 @@ static void names_free(tl_names *nm)
         free(nm->h[i].id);
         free(nm->h[i].name);
     }
-    memset(nm, 0, sizeof *nm);
 }
 
 /* The author entry for column i of row s, or NULL (a NULL or odd-sized key,
@@ -1226,11 +1225,24 @@ static const tl_hosp *names_hosp(tl_names *nm, sqlite3_stmt *row, int i)
     return h;
 }
 
+/* The author (column 5) and custodian (column 4) entries of timeline row s.
+ * False if either column holds a value whose entry could not be made. */
+static bool names_of_row(tl_names *nm, sqlite3_stmt *s, const tl_author **a,
+                         const tl_hosp **h)
+{
+    *a = names_author(nm, s, 5);
+    *h = names_hosp(nm, s, 4);
+    return (*a != NULL || sqlite3_column_type(s, 5) == SQLITE_NULL) &&
+           (*h != NULL || sqlite3_column_type(s, 4) == SQLITE_NULL);
+}
+
 /* A row the timeline could not write: no memory, or its author's or
  * custodian's name could not be read. */
-#define TIMELINE_ROW_ERROR(err)                                                          \
-    pc_error_set(err, PC_EIO, "reading a timeline: out of memory, or a record's author or" \
-                              " custodian could not be read")
+static int timeline_row_error(pc_error *err)
+{
+    return pc_error_set(err, PC_EIO, "reading a timeline: out of memory, or a record's author or"
+                                     " custodian could not be read");
+}
 
 static json_t *str_or_null(const char *s)
 {
@@ -1241,10 +1253,9 @@ static json_t *str_or_null(const char *s)
  * record_row gives a RECORD_SELECT row. */
 static json_t *timeline_row(sqlite3_stmt *s, tl_names *nm)
 {
-    const tl_author *a = names_author(nm, s, 5);
-    const tl_hosp *h = names_hosp(nm, s, 4);
-    if ((a == NULL && sqlite3_column_type(s, 5) != SQLITE_NULL) ||
-        (h == NULL && sqlite3_column_type(s, 4) != SQLITE_NULL))
+    const tl_author *a;
+    const tl_hosp *h;
+    if (!names_of_row(nm, s, &a, &h))
         return NULL;
     json_t *o = json_object();
     if (o == NULL)
@@ -1297,7 +1308,7 @@ int pc_ledger_timeline_json(pc_ledger *l, const uint8_t patient[32], size_t limi
     free(nm);
     if (rc != SQLITE_DONE) {
         json_decref(recs);
-        return rc == SQLITE_NOMEM ? TIMELINE_ROW_ERROR(err) : db_error(l, err, "reading a timeline");
+        return rc == SQLITE_NOMEM ? timeline_row_error(err) : db_error(l, err, "reading a timeline");
     }
     char b64[64];
     *out = json_pack("{s:s,s:o}", "patient", pc_b64_encode(b64, sizeof b64, patient, 32),
@@ -1426,6 +1437,7 @@ int pc_ledger_timeline_text(pc_ledger *l, const uint8_t patient[32], size_t limi
         {",\"txid\":", T_HEX}, {",\"height\":", T_INT}, {",\"time\":", T_INT},
         {",\"author_name\":", T_TEXT}, {",\"author_role\":", T_TEXT},
         {",\"custodian_name\":", T_TEXT}};
+    enum { ROW_COLS = 12 }; /* the statement's columns; the three names follow */
     sqlite3_stmt *s = timeline_stmt(l, patient, limit, err);
     if (s == NULL)
         return PC_EIO;
@@ -1440,15 +1452,14 @@ int pc_ledger_timeline_text(pc_ledger *l, const uint8_t patient[32], size_t limi
     int rc = pc_buf_printf(out, "{\"patient\":\"%s\",\"records\":[", b64);
     int step = SQLITE_DONE, first = 1, unnamed = 0;
     while (rc == PC_OK && (step = sqlite3_step(s)) == SQLITE_ROW) {
-        const tl_author *a = names_author(nm, s, 5);
-        const tl_hosp *h = names_hosp(nm, s, 4);
-        if ((a == NULL && sqlite3_column_type(s, 5) != SQLITE_NULL) ||
-            (h == NULL && sqlite3_column_type(s, 4) != SQLITE_NULL)) {
+        const tl_author *a;
+        const tl_hosp *h;
+        if (!names_of_row(nm, s, &a, &h)) {
             unnamed = 1;
             break;
         }
         rc = pc_buf_append(out, first ? "{" : ",{", first ? 1 : 2);
-        for (size_t c = 0; rc == PC_OK && c < 12; c++) {
+        for (size_t c = 0; rc == PC_OK && c < ROW_COLS; c++) {
             const char *m = COLS[c].member;
             if (c == 5 && a != NULL) /* the author's base64, made once per author */
                 rc = pc_buf_append(out, m, strlen(m)) == PC_OK ? text_str(out, a->b64, strlen(a->b64))
@@ -1457,12 +1468,11 @@ int pc_ledger_timeline_text(pc_ledger *l, const uint8_t patient[32], size_t limi
                 rc = text_member(out, m, strlen(m), s, (int)c, COLS[c].kind);
         }
         const char *names[3] = {a ? a->name : NULL, a ? a->role : NULL, h ? h->name : NULL};
-        for (size_t c = 12; rc == PC_OK && c < 15; c++) {
-            const char *m = COLS[c].member;
+        for (size_t c = ROW_COLS; rc == PC_OK && c < sizeof COLS / sizeof *COLS; c++) {
+            const char *m = COLS[c].member, *v = names[c - ROW_COLS];
             rc = pc_buf_append(out, m, strlen(m));
             if (rc == PC_OK)
-                rc = names[c - 12] ? text_str(out, names[c - 12], strlen(names[c - 12]))
-                                   : pc_buf_append(out, "null", 4);
+                rc = v ? text_str(out, v, strlen(v)) : pc_buf_append(out, "null", 4);
         }
         if (rc == PC_OK)
             rc = pc_buf_append(out, "}", 1);
@@ -1472,7 +1482,7 @@ int pc_ledger_timeline_text(pc_ledger *l, const uint8_t patient[32], size_t limi
     names_free(nm);
     free(nm);
     if (unnamed)
-        return TIMELINE_ROW_ERROR(err);
+        return timeline_row_error(err);
     if (rc != PC_OK)
         return pc_error_set(err, PC_ENOMEM, "out of memory writing a timeline");
     if (step != SQLITE_DONE)
