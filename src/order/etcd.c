@@ -31,6 +31,7 @@
  * Logging: one line to stderr per member switch or stop of delivery, never one
  * per proposal. */
 #include "parcha/orderer.h"
+#include "order/json_cut.h"
 
 #include <curl/curl.h>
 #include <jansson.h>
@@ -48,6 +49,7 @@
 #define ETCD_STALL_DEFAULT_MS 3000
 #define ETCD_STALL_MIN_MS 100
 #define ETCD_MAX_LINE ((size_t)64 * 1024 * 1024) /* one watch message */
+#define WATCH_CUT_MIN 256 /* values this long are read past jansson (json_cut.h) */
 #define ETCD_MAX_BODY ((size_t)64 * 1024 * 1024) /* one unary answer */
 #define ETCD_SEQ_DIGITS 20            /* UINT64_MAX has 20 digits */
 
@@ -197,9 +199,8 @@ static int buf_b64(pc_buf *b, const void *p, size_t n)
 /* Decode base64 string `s` into *dst (a malloc'd buffer of *cap bytes, grown
  * as needed and kept by the caller). Returns the decoded length in *len, and
  * 0, or -1 on malformed input or out of memory. */
-static int b64_decode(const char *s, uint8_t **dst, size_t *cap, size_t *len)
+static int b64_decode_n(const char *s, size_t slen, uint8_t **dst, size_t *cap, size_t *len)
 {
-    size_t slen = strlen(s);
     size_t need = slen / 4 * 3 + 3;
     if (need > *cap) {
         uint8_t *g = realloc(*dst, need);
@@ -214,6 +215,11 @@ static int b64_decode(const char *s, uint8_t **dst, size_t *cap, size_t *len)
         end != s + slen)
         return -1;
     return 0;
+}
+
+static int b64_decode(const char *s, uint8_t **dst, size_t *cap, size_t *len)
+{
+    return b64_decode_n(s, strlen(s), dst, cap, len);
 }
 
 /* The etcd message inside a gateway error body ({"error":..,"message":..,
@@ -951,6 +957,7 @@ typedef struct watch_state {
     long status;       /* HTTP status of this stream, 0 until known */
     int created;       /* this stream got its "created" answer */
     size_t largest;    /* longest message seen so far */
+    pc_json_cut slim;  /* the message with its proposals cut out (json_cut.h) */
     watch_end end;
     uint64_t compact_rev;
     int deliver_rc;
@@ -978,8 +985,10 @@ static watch_end watch_event(watch_state *ws, json_t *ev)
         return W_GOING;
     }
     const char *v = json_string_value(json_object_get(kv, "value"));
+    const pc_json_span *cut = pc_json_cut_span(&ws->slim, v);
     size_t len = 0;
-    if (b64_decode(v != NULL ? v : "", &ws->dec, &ws->deccap, &len) != 0) {
+    if ((cut != NULL ? b64_decode_n(cut->p, cut->n, &ws->dec, &ws->deccap, &len)
+                     : b64_decode(v != NULL ? v : "", &ws->dec, &ws->deccap, &len)) != 0) {
         snprintf(ws->why, sizeof ws->why, "bad base64 in the value at revision %llu",
                  (unsigned long long)rev);
         return W_FAIL;
@@ -1007,7 +1016,14 @@ static watch_end watch_message(watch_state *ws, const char *p, size_t n)
     if (n == 0)
         return W_GOING;
     json_error_t je;
-    json_t *j = json_loadb(p, n, 0, &je);
+    json_t *j = NULL;
+    if (n >= WATCH_CUT_MIN &&
+        pc_json_cut_text(&ws->slim, p, n, "value", WATCH_CUT_MIN) == PC_OK) {
+        j = json_loadb((const char *)ws->slim.out.data, ws->slim.out.len, 0, &je);
+    } else {
+        ws->slim.nspans = 0; /* parse it whole; jansson names what is wrong */
+        j = json_loadb(p, n, 0, &je);
+    }
     if (j == NULL) {
         snprintf(ws->why, sizeof ws->why, "bad JSON on the watch stream: %s", je.text);
         return W_FAIL;
@@ -1127,6 +1143,7 @@ static size_t watch_write(char *data, size_t size, size_t nmemb, void *userp)
         size_t limit = ws->line.cap_limit;
         pc_buf_free(&ws->line);
         ws->line.cap_limit = limit;
+        pc_json_cut_free(&ws->slim);
     }
     ws->last_rx = pc_mono_ms(); /* a slow deliver() is not a silent stream */
     return n;
@@ -1391,6 +1408,8 @@ static void *watch_main(void *arg)
     ws.o = o;
     pc_buf_init(&ws.line);
     ws.line.cap_limit = ETCD_MAX_LINE;
+    pc_json_cut_init(&ws.slim);
+    ws.slim.out.cap_limit = ETCD_MAX_LINE;
     ws.h = curl_easy_init();
     CURL *probe = curl_easy_init();
     pthread_mutex_lock(&o->mu);
@@ -1517,6 +1536,7 @@ out:
     if (probe != NULL)
         curl_easy_cleanup(probe);
     pc_buf_free(&ws.line);
+    pc_json_cut_free(&ws.slim);
     free(ws.dec);
     return NULL;
 }
