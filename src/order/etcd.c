@@ -1424,6 +1424,12 @@ static void *watch_main(void *arg)
     unsigned fails = 0, auth_fails = 0;
     for (;;) {
         watch_end e;
+        /* Checked here too: with every member down the login fails before
+         * watch_once could see the stop, and watch_pause no longer waits
+         * once stopping is set, so without this the thread spun for ever
+         * and close() never returned. */
+        if (atomic_load(&o->stopping))
+            break;
         int login = o->user != NULL ? watch_login(o, probe, ep, ws.why, sizeof ws.why) : PC_OK;
         if (login == PC_EDENIED) {
             delivery_stopped(o, PC_EDENIED, ws.why);

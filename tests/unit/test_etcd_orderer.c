@@ -1319,6 +1319,67 @@ static void test_auth(void **state)
 }
 
 /* Run every case against one cluster; exit status = failures. */
+/* close() must return while every member is down and a login is
+ * configured: the watch thread used to see the stop only inside a watch
+ * stream, and with the login failing first it spun for ever (parchad hung
+ * on SIGTERM after its etcd members were stopped). No etcd is needed. */
+typedef struct closer {
+    pc_orderer *o;
+    pthread_mutex_t mu;
+    pthread_cond_t cv;
+    int done;
+} closer;
+
+static void *closer_main(void *arg)
+{
+    closer *c = arg;
+    c->o->ops->close(c->o);
+    pthread_mutex_lock(&c->mu);
+    c->done = 1;
+    pthread_cond_signal(&c->cv);
+    pthread_mutex_unlock(&c->mu);
+    return NULL;
+}
+
+static void test_close_with_every_member_down(void **state)
+{
+    (void)state;
+    static const int DOWN[2] = {-1, -1};
+    pc_orderer *o = open_orderer("/t8/p/", "n", DOWN, 2, 0, "root", "pw");
+    assert_non_null(o);
+    got *g = got_new();
+    assert_int_equal(o->ops->start(o, 0, got_deliver, g), PC_OK);
+    /* Let the watch fail over a few times (logins refused: nothing listens). */
+    pc_etcd_stats st;
+    for (int i = 0; i < 200; i++) {
+        assert_int_equal(pc_etcd_get_stats(o, &st), PC_OK);
+        if (st.member_switches >= 3)
+            break;
+        usleep(50 * 1000);
+    }
+    assert_true(st.member_switches >= 3);
+    closer c = {.o = o, .done = 0};
+    pthread_mutex_init(&c.mu, NULL);
+    pthread_cond_init(&c.cv, NULL);
+    pthread_t t;
+    assert_int_equal(pthread_create(&t, NULL, closer_main, &c), 0);
+    struct timespec until;
+    clock_gettime(CLOCK_REALTIME, &until);
+    until.tv_sec += 15;
+    pthread_mutex_lock(&c.mu);
+    while (!c.done)
+        if (pthread_cond_timedwait(&c.cv, &c.mu, &until) == ETIMEDOUT)
+            break;
+    int done = c.done;
+    pthread_mutex_unlock(&c.mu);
+    if (!done)
+        fail_msg("close() did not return within 15 s with every member down");
+    pthread_join(t, NULL);
+    pthread_mutex_destroy(&c.mu);
+    pthread_cond_destroy(&c.cv);
+    got_free(g);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -1333,6 +1394,7 @@ int main(void)
         cmocka_unit_test(test_stalled_member),
         cmocka_unit_test(test_killed_member),
         cmocka_unit_test(test_auth),
+        cmocka_unit_test(test_close_with_every_member_down),
     };
     return cmocka_run_group_tests_name("etcd_orderer", tests, group_setup, group_teardown);
 }
