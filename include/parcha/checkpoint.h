@@ -5,10 +5,11 @@
  * alarm on any difference.
  *
  * Signed bytes: "parcha/checkpoint/v1" 0x00 followed by the RFC 8785 (JCS)
- * form of {v:1, net, hospital, height, head, state, time} (head and state as
+ * form of {v:2, net, hospital, height, head, state, time} (head and state as
  * lowercase hex, time in ms since the epoch). On the wire a checkpoint is
  * that object with one more member, "sig" (base64url of the 64-byte Ed25519
- * signature).
+ * signature). v:2 says `state` is pc_ledger_state_digest's BLAKE2b-256; v:1
+ * checkpoints (SHA-256 digests of older nodes) are refused as not comparable.
  *
  * The snapshot functions read ledger.db inside one SQLite read transaction,
  * so the head and the state digest always describe the same block even while
@@ -22,6 +23,8 @@
 #include "parcha/crypto.h"
 #include "parcha/ledger.h"
 #include "parcha/tx.h"
+
+#define PC_CHECKPOINT_VERSION 2
 
 typedef struct pc_checkpoint {
     char net[PC_NET_MAX + 1];

@@ -199,7 +199,8 @@ int pc_ledger_verify(const char *path, int threads, pc_progress_fn progress,
                      void *ctx, uint64_t *nblocks, uint64_t *ntx, pc_error *err)
     PC_MUST_USE;
 
-/* SHA-256 over every state table in primary-key order (checkpoints, audit). */
+/* BLAKE2b-256 over every state table in primary-key order (checkpoints,
+ * audit; the encoding is in ledger.c). */
 int pc_ledger_state_digest(pc_ledger *l, uint8_t out[32], pc_error *err)
     PC_MUST_USE;
 

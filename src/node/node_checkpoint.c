@@ -150,9 +150,13 @@ static void load(pc_ckpts *c)
     pc_buf_free(&b);
     size_t i;
     json_t *e;
-    size_t bad = 0;
+    size_t bad = 0, old = 0;
     json_array_foreach(json_object_get(o, "checkpoints"), i, e) {
         pc_checkpoint cp;
+        if (json_integer_value(json_object_get(e, "v")) == 1) {
+            old++; /* an older parcha's SHA-256 digest: not comparable any more */
+            continue;
+        }
         if (pc_checkpoint_from_json(e, &cp, &err) != PC_OK || strcmp(cp.net, cfg->network) != 0 ||
             strcmp(cp.hospital, cfg->hospital) != 0 || pc_checkpoint_verify(&cp, c->kp->pk, &err) != PC_OK) {
             bad++;
@@ -163,6 +167,9 @@ static void load(pc_ckpts *c)
         pthread_mutex_unlock(&c->mu);
     }
     json_decref(o);
+    if (old > 0)
+        pc_node_log("info", "dropped %zu v:1 checkpoints from %s: an older parcha signed them, and its "
+                            "state digest (SHA-256) is not comparable with this one's", old, c->path);
     if (bad > 0)
         pc_node_log("warn", "%zu checkpoints in %s are not this node's or do not verify; dropped", bad, c->path);
 }

@@ -72,7 +72,7 @@ static json_t *unsigned_obj(const pc_checkpoint *cp)
     char head[65], state[65];
     pc_hex_encode(head, sizeof head, cp->head, 32);
     pc_hex_encode(state, sizeof state, cp->state, 32);
-    return json_pack("{s:i,s:s,s:s,s:I,s:s,s:s,s:I}", "v", 1, "net", cp->net, "hospital",
+    return json_pack("{s:i,s:s,s:s,s:I,s:s,s:s,s:I}", "v", PC_CHECKPOINT_VERSION, "net", cp->net, "hospital",
                      cp->hospital, "height", (json_int_t)cp->height, "head", head, "state",
                      state, "time", (json_int_t)cp->time);
 }
@@ -154,8 +154,13 @@ int pc_checkpoint_from_json(const json_t *obj, pc_checkpoint *cp, pc_error *err)
             return pc_error_set(err, PC_EINVAL, "checkpoint.%.40s: unknown field", k);
     }
     int64_t ver = 0, height = 0, time = 0;
-    if (!get_uint(obj, "v", &ver) || ver != 1)
-        return pc_error_set(err, PC_EINVAL, "checkpoint.v must be 1");
+    if (!get_uint(obj, "v", &ver))
+        return pc_error_set(err, PC_EINVAL, "checkpoint.v must be %d", PC_CHECKPOINT_VERSION);
+    if (ver == 1)
+        return pc_error_set(err, PC_EINVAL, "checkpoint.v is 1: signed by an older parcha whose state "
+                                            "digest is not comparable with this one; upgrade that node");
+    if (ver != PC_CHECKPOINT_VERSION)
+        return pc_error_set(err, PC_EINVAL, "checkpoint.v must be %d", PC_CHECKPOINT_VERSION);
     if (!get_uint(obj, "height", &height))
         return pc_error_set(err, PC_EINVAL, "checkpoint.height must be a non-negative integer");
     if (!get_uint(obj, "time", &time))

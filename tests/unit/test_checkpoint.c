@@ -9,6 +9,7 @@
 #include <stdint.h>
 #include <cmocka.h>
 
+#include <sodium.h>
 #include <sqlite3.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -150,7 +151,8 @@ static void test_parse_is_strict(void **state)
         const char *msg;
     } bad[] = {
         {"extra", json_string("x"), "unknown field"},
-        {"v", json_integer(2), "checkpoint.v"},
+        {"v", json_integer(3), "checkpoint.v must be 2"},
+        {"v", json_integer(1), "older parcha"},
         {"height", json_integer(-1), "checkpoint.height"},
         {"height", json_string("12"), "checkpoint.height"},
         {"head", json_string("zz"), "checkpoint.head"},
@@ -231,6 +233,94 @@ static void test_pinned_snapshot_ignores_later_writes(void **state)
     pc_ledger_close(l);
 }
 
+/* The state digest, computed here from its written definition (ledger.c):
+ * BLAKE2b-256 over each state table's rows in key order, every column as
+ * SQLite type tag, 4-byte big-endian length and bytes (integers as 8 bytes
+ * big-endian), "|" after each table. One update call per field, without the
+ * library's buffering. Then a changed cell must change the digest. */
+static void reference_digest(sqlite3 *db, uint8_t out[32])
+{
+    static const char *const tables[] = {
+        "SELECT * FROM hospitals ORDER BY id", "SELECT * FROM staff ORDER BY key",
+        "SELECT * FROM patients ORDER BY key", "SELECT * FROM records ORDER BY id",
+        "SELECT * FROM consents ORDER BY txid", "SELECT * FROM emergencies ORDER BY txid",
+        "SELECT * FROM access_log ORDER BY txid",
+        "SELECT net, height, hash, time, ntx, emergency_max_hours, clock_window_ms FROM head",
+        NULL};
+    crypto_generichash_state st;
+    crypto_generichash_init(&st, NULL, 0, 32);
+    size_t ints = 0, texts = 0, nulls = 0;
+    for (size_t t = 0; tables[t] != NULL; t++) {
+        sqlite3_stmt *s = NULL;
+        assert_int_equal(sqlite3_prepare_v2(db, tables[t], -1, &s, NULL), SQLITE_OK);
+        while (sqlite3_step(s) == SQLITE_ROW) {
+            for (int c = 0; c < sqlite3_column_count(s); c++) {
+                uint8_t tag = (uint8_t)sqlite3_column_type(s, c), be[8];
+                const void *p = NULL;
+                uint32_t n = 0;
+                if (tag == SQLITE_INTEGER) {
+                    int64_t v = sqlite3_column_int64(s, c);
+                    for (int i = 0; i < 8; i++)
+                        be[i] = (uint8_t)((uint64_t)v >> (56 - 8 * i));
+                    p = be;
+                    n = 8;
+                    ints++;
+                } else {
+                    p = sqlite3_column_blob(s, c);
+                    n = (uint32_t)sqlite3_column_bytes(s, c);
+                    texts += tag != SQLITE_NULL;
+                    nulls += tag == SQLITE_NULL;
+                }
+                uint8_t len[4] = {(uint8_t)(n >> 24), (uint8_t)(n >> 16), (uint8_t)(n >> 8), (uint8_t)n};
+                crypto_generichash_update(&st, &tag, 1);
+                crypto_generichash_update(&st, len, 4);
+                if (n > 0)
+                    crypto_generichash_update(&st, p, n);
+            }
+        }
+        sqlite3_finalize(s);
+        crypto_generichash_update(&st, (const uint8_t *)"|", 1);
+    }
+    crypto_generichash_final(&st, out, 32);
+    assert_true(ints > 0 && texts > 0); /* the fixture exercises both kinds */
+}
+
+static void test_state_digest_definition(void **state)
+{
+    (void)state;
+    char copy[160];
+    snprintf(copy, sizeof copy, "%s/digest-copy.db", dir);
+    sqlite3 *db = NULL;
+    assert_int_equal(sqlite3_open(ledger_path, &db), SQLITE_OK);
+    char *sql = sqlite3_mprintf("VACUUM INTO %Q", copy);
+    assert_int_equal(sqlite3_exec(db, sql, NULL, NULL, NULL), SQLITE_OK);
+    sqlite3_free(sql);
+    sqlite3_close(db);
+
+    uint8_t want[32], got[32], changed[32];
+    assert_int_equal(sqlite3_open(copy, &db), SQLITE_OK);
+    reference_digest(db, want);
+    pc_ledger *l = NULL;
+    pc_error err;
+    assert_int_equal(pc_ledger_open(copy, PC_LEDGER_READONLY, &l, &err), PC_OK);
+    assert_int_equal(pc_ledger_state_digest(l, got, &err), PC_OK);
+    pc_ledger_close(l);
+    assert_memory_equal(got, want, 32);
+
+    /* One integer cell one larger: a different digest, from both. */
+    assert_int_equal(sqlite3_exec(db, "UPDATE hospitals SET since = since + 1 WHERE rowid ="
+                                      " (SELECT min(rowid) FROM hospitals)", NULL, NULL, NULL),
+                     SQLITE_OK);
+    reference_digest(db, want);
+    sqlite3_close(db);
+    assert_int_equal(pc_ledger_open(copy, PC_LEDGER_READONLY, &l, &err), PC_OK);
+    assert_int_equal(pc_ledger_state_digest(l, changed, &err), PC_OK);
+    pc_ledger_close(l);
+    assert_memory_equal(changed, want, 32);
+    assert_memory_not_equal(changed, got, 32);
+    unlink(copy);
+}
+
 /* The aligned grid: every_blocks until the chain passes 131,072
  * transactions, then doubling each time the chain doubles, so a digest (which
  * reads the whole state) stays rare as the state grows. */
@@ -256,6 +346,7 @@ int main(void)
         cmocka_unit_test(test_any_change_breaks_the_signature),
         cmocka_unit_test(test_parse_is_strict),
         cmocka_unit_test(test_snapshot_matches_the_ledger),
+        cmocka_unit_test(test_state_digest_definition),
         cmocka_unit_test(test_pinned_snapshot_ignores_later_writes),
         cmocka_unit_test(test_grid_thins_as_the_chain_grows),
     };
