@@ -249,7 +249,7 @@ static void reference_digest(sqlite3 *db, uint8_t out[32])
         NULL};
     crypto_generichash_state st;
     crypto_generichash_init(&st, NULL, 0, 32);
-    size_t ints = 0, texts = 0, nulls = 0;
+    size_t ints = 0, texts = 0;
     for (size_t t = 0; tables[t] != NULL; t++) {
         sqlite3_stmt *s = NULL;
         assert_int_equal(sqlite3_prepare_v2(db, tables[t], -1, &s, NULL), SQLITE_OK);
@@ -269,7 +269,6 @@ static void reference_digest(sqlite3 *db, uint8_t out[32])
                     p = sqlite3_column_blob(s, c);
                     n = (uint32_t)sqlite3_column_bytes(s, c);
                     texts += tag != SQLITE_NULL;
-                    nulls += tag == SQLITE_NULL;
                 }
                 uint8_t len[4] = {(uint8_t)(n >> 24), (uint8_t)(n >> 16), (uint8_t)(n >> 8), (uint8_t)n};
                 crypto_generichash_update(&st, &tag, 1);
