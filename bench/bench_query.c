@@ -13,6 +13,8 @@
  *    commit. Each read commits its own one-transaction block, as a node with
  *    no other load would.
  * 3. Opening the ledger (what a restart costs before the node is ready).
+ * 4. The state digest a signed checkpoint and `parcha audit` compare
+ *    (pc_ledger_state_digest: every state row read and hashed), 3 times.
  *
  *   bench_query --dir DIR [--iters N] [--reads N] */
 #include <stdio.h>
@@ -294,6 +296,25 @@ int main(int argc, char **argv)
            bw_quantile(lr, (size_t)reads, 0.5), bw_quantile(lr, (size_t)reads, 0.99),
            bw_quantile(lc, (size_t)reads, 0.5), bw_quantile(lc, (size_t)reads, 0.99), reads);
     printf("ledger open + head (restart, library part): %.1f ms\n", open_ms);
+    /* The digest reads the whole state: its cost sets how often a node can
+     * sign checkpoints (docs/cluster.md). */
+    double dg[3];
+    if (pc_ledger_head(rl, &head, &err) != PC_OK) {
+        fprintf(stderr, "bench_query: head: %s\n", err.msg);
+        return 1;
+    }
+    for (int i = 0; i < 3; i++) {
+        uint8_t d[32];
+        double t0 = bw_now();
+        if (pc_ledger_state_digest(rl, d, &err) != PC_OK) {
+            fprintf(stderr, "bench_query: state digest: %s\n", err.msg);
+            return 1;
+        }
+        dg[i] = (bw_now() - t0) * 1000;
+    }
+    printf("state digest (checkpoints, parcha audit; whole state of %llu tx): p50 %.1f ms, "
+           "min %.1f ms (3 runs)\n", (unsigned long long)head.ntx, bw_quantile(dg, 3, 0.5),
+           bw_quantile(dg, 3, 0.0));
     printf("ed25519 verify, 2 threads (this run): %.0f/s\n", vr2);
     printf("bench_query RSS: %.1f MB\n", (double)bw_rss_kib(0) / 1024);
     pc_httpsig_replay_free(&replay);

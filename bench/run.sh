@@ -10,6 +10,7 @@
 #   bench_apply   the ledger's apply path on a chain it builds (1M tx; --quick 20k)
 #   bench_query   timeline and content-read paths on that chain, ledger open
 #   bench_verify  `parcha verify` (pc_ledger_verify) on that chain, 2 threads
+#   bench_watch   reading one etcd watch message that carries a proposal
 #   loadgen       a real parchad over HTTP (1M tx; --quick 20k), one tx per
 #                 POST /v1/tx; then, if the node has POST /v1/txs, the full
 #                 load again in batches of 500 (200k tx; --quick 20k)
@@ -50,7 +51,7 @@ fail() {
 t0=$(date +%s)
 # shellcheck disable=SC2086
 { cmake -S "$src" -B "$build" -DCMAKE_BUILD_TYPE=Release -DPARCHA_TESTS=OFF ${PARCHA_BENCH_CMAKE_ARGS:-} &&
-  cmake --build "$build" -j"$(nproc)" --target bench_apply bench_query bench_verify loadgen parchad parcha
+  cmake --build "$build" -j"$(nproc)" --target bench_apply bench_query bench_verify bench_watch loadgen parchad parcha
 } >"$log" 2>&1 || fail "the Release build"
 echo "build: Release in $build ($(( $(date +%s) - t0 )) s)"
 
@@ -87,6 +88,8 @@ show <"$work/apply.out"
 show <"$work/query.out"
 "$build/bench/bench_verify" --dir "$work/chain" >"$work/verify.out" 2>>"$log" || fail bench_verify
 show <"$work/verify.out"
+"$build/bench/bench_watch" >"$work/watch.out" 2>>"$log" || fail bench_watch
+show <"$work/watch.out"
 "$build/bench/loadgen" --parchad "$build/parchad" "${lg_args[@]}" --dir "$work/node" \
   >"$work/loadgen.out" 2>>"$log" || fail loadgen
 show <"$work/loadgen.out"
