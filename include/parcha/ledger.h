@@ -110,6 +110,10 @@ int pc_ledger_tx_json(pc_ledger *l, const uint8_t txid[32], json_t **out,
 /* The transaction itself in client form (with sigs). */
 int pc_ledger_tx_raw(pc_ledger *l, const uint8_t txid[32], json_t **out,
                      pc_error *err) PC_MUST_USE;
+/* The time (ms) in the header of the block at height. PC_ENOTFOUND if the
+ * ledger has no such block. */
+int pc_ledger_block_time(pc_ledger *l, uint64_t height, int64_t *time, pc_error *err)
+    PC_MUST_USE;
 /* {height, hash, header:{...}, txs:[{txid,type,verdict}]} */
 int pc_ledger_block_json(pc_ledger *l, uint64_t height, json_t **out,
                          pc_error *err) PC_MUST_USE;

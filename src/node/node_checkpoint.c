@@ -11,12 +11,18 @@
  * Cost: a digest reads and hashes the whole state, so it grows with the
  * chain (seconds at a million transactions). Under heavy load aligned heights
  * came faster than digests finished and a core was a fifth busy hashing
- * (perf, 3-node etcd benchmark). Two limits, so that cost stays small:
+ * (perf, 3-node etcd benchmark). Three limits, so that cost stays small:
  *  - the aligned grid thins out as the chain grows: a checkpoint is taken at
  *    heights divisible by every_blocks x 2^k, k = floor(log2(ntx / 65,536))
  *    (k = 0 below 131,072 transactions). ntx at a height is the same on every
  *    node, so every node still picks the same heights and `parcha audit`
  *    finds them in common;
+ *  - a grid height is aligned only if a multiple of the block-time period
+ *    (pc_ckpts_period_ms: 1 s, or 40 us per stored transaction) passed since
+ *    the block one grid step earlier. Small blocks under load brought the
+ *    grid round about once a second (one node, one transaction per request:
+ *    digests were 5-7% of its CPU); block times are in the headers, so this
+ *    too is the same on every node;
  *  - after a digest that took D >= COOL_MIN_MS, aligned and timed ones wait
  *    COOL_FACTOR x D (at most ~5% of one core); a digest of a small state
  *    takes milliseconds and is never held back. A floor of 20 ms was tried:
@@ -24,8 +30,8 @@
  *    transaction per request (~250 ms digests due every 100 blocks of ~73
  *    transactions), but nodes then skipped aligned heights often enough that
  *    `parcha audit` found no height all three had signed after a divergence
- *    (cluster_audit failed on a clean clone under ASan). The grid, not the
- *    cool-down, should thin out when blocks are small (docs/performance.md).
+ *    (cluster_audit failed on a clean clone under ASan). The block-time rule
+ *    above is the deterministic way to the same saving.
  * Requests (POST /v1/checkpoints) are not held back. */
 #include "node/node_checkpoint.h"
 
@@ -47,6 +53,9 @@
 #define COOL_FACTOR 19  /* <= 5% of one core on long digests */
 #define COOL_MIN_MS 500 /* shorter digests are not held back */
 #define GRID_TXS 65536  /* the aligned grid doubles each time ntx doubles past this */
+#define PERIOD_MIN_MS 1000       /* aligned checkpoints: at most one per second of block time, */
+#define PERIOD_US_PER_TX 40      /* and one per 40 us of block time per stored transaction */
+#define PERIOD_MAX_MS 3600000    /* but at least one an hour under any load */
 
 uint64_t pc_ckpts_grid_step(uint64_t every, uint64_t ntx)
 {
@@ -54,6 +63,27 @@ uint64_t pc_ckpts_grid_step(uint64_t every, uint64_t ntx)
     for (uint64_t t = ntx / GRID_TXS; t >= 2 && step < UINT64_MAX / 2; t /= 2)
         step *= 2;
     return step;
+}
+
+int64_t pc_ckpts_period_ms(uint64_t ntx)
+{
+    uint64_t p = ntx / (1000 / PERIOD_US_PER_TX);
+    if (p < PERIOD_MIN_MS)
+        p = PERIOD_MIN_MS;
+    return p > PERIOD_MAX_MS ? PERIOD_MAX_MS : (int64_t)p;
+}
+
+/* floor(t / p) for p > 0, also for negative t. */
+static int64_t floor_div(int64_t t, int64_t p)
+{
+    int64_t q = t / p;
+    return (t % p != 0 && t < 0) ? q - 1 : q;
+}
+
+bool pc_ckpts_time_aligned(int64_t time_before, int64_t time_now, uint64_t ntx)
+{
+    int64_t p = pc_ckpts_period_ms(ntx);
+    return floor_div(time_now, p) > floor_div(time_before, p);
 }
 
 struct pc_ckpts {
@@ -310,6 +340,20 @@ int pc_ckpts_open(pc_node *n, pc_ckpts **out, pc_error *err)
     return PC_OK;
 }
 
+/* The block-time rule for the pinned grid height (rl is pinned at it):
+ * height 0 and a block one step back that cannot be read count as aligned,
+ * so a read error never hides a checkpoint. */
+static bool time_aligned(pc_ckpts *c, uint64_t height, uint64_t step)
+{
+    if (height < step)
+        return true;
+    int64_t before = 0;
+    pc_error err;
+    if (pc_ledger_block_time(c->rl, height - step, &before, &err) != PC_OK)
+        return true;
+    return pc_ckpts_time_aligned(before, c->pinned_head.time, c->pinned_head.ntx);
+}
+
 void pc_ckpts_on_block(pc_ckpts *c, uint64_t height)
 {
     if (c == NULL)
@@ -323,7 +367,8 @@ void pc_ckpts_on_block(pc_ckpts *c, uint64_t height)
         if (pc_checkpoint_pin(c->rl, &c->pinned_head, &err) != PC_OK) {
             pc_node_log("warn", "cannot pin a checkpoint at height %" PRIu64 ": %s", height, err.msg);
         } else if (c->pinned_head.height != height ||
-                   height % pc_ckpts_grid_step(every, c->pinned_head.ntx) != 0) {
+                   height % pc_ckpts_grid_step(every, c->pinned_head.ntx) != 0 ||
+                   !time_aligned(c, height, pc_ckpts_grid_step(every, c->pinned_head.ntx))) {
             pc_checkpoint_unpin(c->rl); /* off the thinned grid (or, cannot happen, moved on) */
         } else {
             c->pinned = true;

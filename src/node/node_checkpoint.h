@@ -27,6 +27,18 @@ int pc_ckpts_open(pc_node *n, pc_ckpts **out, pc_error *err) PC_MUST_USE;
  * height is the same on every node, so every node picks the same heights. */
 uint64_t pc_ckpts_grid_step(uint64_t every, uint64_t ntx);
 
+/* The block-time period of aligned checkpoints for a chain of ntx
+ * transactions: at least 1 s, and 40 us of block time per stored
+ * transaction (a digest costs about 2 us per stored transaction here, so
+ * digests stay near 5% of one core however small the blocks). */
+int64_t pc_ckpts_period_ms(uint64_t ntx);
+
+/* Whether a height on the grid is aligned by block time: a multiple of the
+ * period (pc_ckpts_period_ms(ntx)) lies in (time_before, time_now], where
+ * time_before is the time of the block one grid step earlier. Block times
+ * are in the block headers, so every node decides the same. */
+bool pc_ckpts_time_aligned(int64_t time_before, int64_t time_now, uint64_t ntx);
+
 /* The delivery thread applied the block at height. NULL-safe. */
 void pc_ckpts_on_block(pc_ckpts *c, uint64_t height);
 

@@ -995,6 +995,24 @@ int pc_ledger_tx_raw(pc_ledger *l, const uint8_t txid[32], json_t **out,
     return *out ? PC_OK : pc_error_set(err, PC_ENOMEM, "out of memory");
 }
 
+int pc_ledger_block_time(pc_ledger *l, uint64_t height, int64_t *time, pc_error *err)
+{
+    *time = 0;
+    sqlite3_stmt *s = prep(l, "SELECT time FROM blocks WHERE height = ?", err);
+    if (s == NULL)
+        return PC_EIO;
+    sqlite3_bind_int64(s, 1, (sqlite3_int64)height);
+    int rc = sqlite3_step(s);
+    if (rc == SQLITE_ROW)
+        *time = sqlite3_column_int64(s, 0);
+    sqlite3_finalize(s);
+    if (rc == SQLITE_ROW)
+        return PC_OK;
+    return rc == SQLITE_DONE ? pc_error_set(err, PC_ENOTFOUND, "no block at height %llu",
+                                            (unsigned long long)height)
+                             : db_error(l, err, "looking up a block's time");
+}
+
 int pc_ledger_block_json(pc_ledger *l, uint64_t height, json_t **out, pc_error *err)
 {
     *out = NULL;
