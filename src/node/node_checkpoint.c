@@ -17,9 +17,11 @@
  *    (k = 0 below 131,072 transactions). ntx at a height is the same on every
  *    node, so every node still picks the same heights and `parcha audit`
  *    finds them in common;
- *  - a grid height is aligned only if a multiple of the block-time period
- *    (pc_ckpts_period_ms: 1 s, or 40 us per stored transaction) passed since
- *    the block one grid step earlier. Small blocks under load brought the
+ *  - from 16,384 transactions on, a grid height is aligned only if a
+ *    multiple of the block-time period (pc_ckpts_period_ms: 40 us per stored
+ *    transaction) passed since the block one grid step earlier. Below that a
+ *    digest takes a few ms and every grid height counts, so that small
+ *    networks (and the cluster tests) keep a checkpoint every every_blocks. Small blocks under load brought the
  *    grid round about once a second (one node, one transaction per request:
  *    digests were 5-7% of its CPU); block times are in the headers, so this
  *    too is the same on every node;
@@ -53,8 +55,8 @@
 #define COOL_FACTOR 19  /* <= 5% of one core on long digests */
 #define COOL_MIN_MS 500 /* shorter digests are not held back */
 #define GRID_TXS 65536  /* the aligned grid doubles each time ntx doubles past this */
-#define PERIOD_MIN_MS 1000       /* aligned checkpoints: at most one per second of block time, */
-#define PERIOD_US_PER_TX 40      /* and one per 40 us of block time per stored transaction */
+#define PERIOD_MIN_TXS 16384    /* below this a digest costs a few ms: every grid height counts */
+#define PERIOD_US_PER_TX 40      /* above, one per 40 us of block time per stored transaction */
 #define PERIOD_MAX_MS 3600000    /* but at least one an hour under any load */
 
 uint64_t pc_ckpts_grid_step(uint64_t every, uint64_t ntx)
@@ -67,9 +69,9 @@ uint64_t pc_ckpts_grid_step(uint64_t every, uint64_t ntx)
 
 int64_t pc_ckpts_period_ms(uint64_t ntx)
 {
+    if (ntx < PERIOD_MIN_TXS)
+        return 0;
     uint64_t p = ntx / (1000 / PERIOD_US_PER_TX);
-    if (p < PERIOD_MIN_MS)
-        p = PERIOD_MIN_MS;
     return p > PERIOD_MAX_MS ? PERIOD_MAX_MS : (int64_t)p;
 }
 
@@ -83,7 +85,7 @@ static int64_t floor_div(int64_t t, int64_t p)
 bool pc_ckpts_time_aligned(int64_t time_before, int64_t time_now, uint64_t ntx)
 {
     int64_t p = pc_ckpts_period_ms(ntx);
-    return floor_div(time_now, p) > floor_div(time_before, p);
+    return p == 0 || floor_div(time_now, p) > floor_div(time_before, p);
 }
 
 struct pc_ckpts {

@@ -28,9 +28,10 @@ int pc_ckpts_open(pc_node *n, pc_ckpts **out, pc_error *err) PC_MUST_USE;
 uint64_t pc_ckpts_grid_step(uint64_t every, uint64_t ntx);
 
 /* The block-time period of aligned checkpoints for a chain of ntx
- * transactions: at least 1 s, and 40 us of block time per stored
- * transaction (a digest costs about 2 us per stored transaction here, so
- * digests stay near 5% of one core however small the blocks). */
+ * transactions: 40 us of block time per stored transaction (a digest costs
+ * about 2-3.5 us per stored transaction here, so digests stay near 5-9% of
+ * one core however small the blocks), at most an hour; 0 (every grid height
+ * counts) below 16,384 transactions, where a digest takes a few ms. */
 int64_t pc_ckpts_period_ms(uint64_t ntx);
 
 /* Whether a height on the grid is aligned by block time: a multiple of the

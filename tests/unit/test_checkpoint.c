@@ -338,27 +338,32 @@ static void test_grid_thins_as_the_chain_grows(void **state)
     assert_true(pc_ckpts_grid_step(UINT64_MAX / 3, UINT64_MAX) >= UINT64_MAX / 3);
 }
 
-/* The block-time rule: at most one aligned height per period of block time,
- * the period 1 s for small chains and 40 us per stored transaction beyond,
- * at most an hour. */
+/* The block-time rule: from 16,384 transactions on, at most one aligned
+ * height per period of block time, 40 us per stored transaction, at most an
+ * hour; below, every grid height counts. */
 static void test_period_by_block_time(void **state)
 {
     (void)state;
-    assert_int_equal(pc_ckpts_period_ms(0), 1000);
-    assert_int_equal(pc_ckpts_period_ms(25000), 1000);
+    assert_int_equal(pc_ckpts_period_ms(0), 0);
+    assert_int_equal(pc_ckpts_period_ms(16383), 0);
+    assert_int_equal(pc_ckpts_period_ms(16384), 655);
     assert_int_equal(pc_ckpts_period_ms(52000), 2080);
     assert_int_equal(pc_ckpts_period_ms(1000000), 40000);
     assert_int_equal(pc_ckpts_period_ms(UINT64_MAX), 3600000);
-    /* Small chain: a second boundary crossed or not. */
-    assert_true(pc_ckpts_time_aligned(1765000000999, 1765000001000, 100));
-    assert_false(pc_ckpts_time_aligned(1765000001000, 1765000001999, 100));
-    assert_true(pc_ckpts_time_aligned(1765000001000, 1765000003500, 100));
+    /* Small chain: always aligned, even with no time between. */
+    assert_true(pc_ckpts_time_aligned(1765000001000, 1765000001000, 100));
+    assert_true(pc_ckpts_time_aligned(1765000001000, 1765000001001, 16383));
+    /* 52,000 transactions: 2,080 ms periods. */
+    assert_true(pc_ckpts_time_aligned(1765000001439, 1765000001440, 52000)); /* 2080 x 848557693 */
+    assert_false(pc_ckpts_time_aligned(1765000001440, 1765000003519, 52000));
+    assert_true(pc_ckpts_time_aligned(1765000001440, 1765000003520, 52000));
     /* 1M transactions: 40 s periods. */
     assert_false(pc_ckpts_time_aligned(1765000000001, 1765000039999, 1000000));
     assert_true(pc_ckpts_time_aligned(1765000039999, 1765000040000, 1000000));
-    /* Time that stands still or goes back (it cannot on a chain) is never aligned. */
-    assert_false(pc_ckpts_time_aligned(1765000005000, 1765000005000, 100));
-    assert_false(pc_ckpts_time_aligned(1765000009000, 1765000005000, 100));
+    /* Past the threshold, time that stands still or goes back (it cannot on
+     * a chain) is never aligned. */
+    assert_false(pc_ckpts_time_aligned(1765000005000, 1765000005000, 52000));
+    assert_false(pc_ckpts_time_aligned(1765000009000, 1765000005000, 52000));
     /* Blocks every 10 ms for 120 s at 1M transactions: exactly one aligned
      * grid point per 40 s period (at ...040000, ...080000 and ...120000). */
     size_t aligned = 0;
