@@ -110,6 +110,11 @@ int pc_ledger_tx_json(pc_ledger *l, const uint8_t txid[32], json_t **out,
 /* The transaction itself in client form (with sigs). */
 int pc_ledger_tx_raw(pc_ledger *l, const uint8_t txid[32], json_t **out,
                      pc_error *err) PC_MUST_USE;
+/* Make the statement running on l (from another thread) stop with an error
+ * soon: a state digest reads for seconds at a million transactions, and a
+ * stopping node should not wait for it. l must stay open meanwhile. */
+void pc_ledger_interrupt(pc_ledger *l);
+
 /* The time (ms) in the header of the block at height. PC_ENOTFOUND if the
  * ledger has no such block. */
 int pc_ledger_block_time(pc_ledger *l, uint64_t height, int64_t *time, pc_error *err)

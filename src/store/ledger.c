@@ -995,6 +995,12 @@ int pc_ledger_tx_raw(pc_ledger *l, const uint8_t txid[32], json_t **out,
     return *out ? PC_OK : pc_error_set(err, PC_ENOMEM, "out of memory");
 }
 
+void pc_ledger_interrupt(pc_ledger *l)
+{
+    if (l != NULL && l->db != NULL)
+        sqlite3_interrupt(l->db);
+}
+
 int pc_ledger_block_time(pc_ledger *l, uint64_t height, int64_t *time, pc_error *err)
 {
     *time = 0;
