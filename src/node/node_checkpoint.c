@@ -19,12 +19,12 @@
  *    finds them in common;
  *  - from 16,384 transactions on, a grid height is aligned only if a
  *    multiple of the block-time period (pc_ckpts_period_ms: 40 us per stored
- *    transaction) passed since the block one grid step earlier. Below that a
+ *    transaction) passed since the block one grid step earlier. Small blocks
+ *    under load brought the grid round about once a second (one node, one
+ *    transaction per request: digests were 5-7% of its CPU); block times are
+ *    in the headers, so this too is the same on every node. Below 16,384 a
  *    digest takes a few ms and every grid height counts, so that small
- *    networks (and the cluster tests) keep a checkpoint every every_blocks. Small blocks under load brought the
- *    grid round about once a second (one node, one transaction per request:
- *    digests were 5-7% of its CPU); block times are in the headers, so this
- *    too is the same on every node;
+ *    networks (and the cluster tests) keep a checkpoint every every_blocks;
  *  - after a digest that took D >= COOL_MIN_MS, aligned and timed ones wait
  *    COOL_FACTOR x D (at most ~5% of one core); a digest of a small state
  *    takes milliseconds and is never held back. A floor of 20 ms was tried:
