@@ -342,11 +342,15 @@ int pc_ckpts_open(pc_node *n, pc_ckpts **out, pc_error *err)
     return PC_OK;
 }
 
-/* The block-time rule for the pinned grid height (rl is pinned at it):
- * height 0 and a block one step back that cannot be read count as aligned,
- * so a read error never hides a checkpoint. */
-static bool time_aligned(pc_ckpts *c, uint64_t height, uint64_t step)
+/* Whether the pinned height (rl is pinned at it) is aligned: on the thinned
+ * grid, and past the block-time rule. Height 0 and a block one step back
+ * that cannot be read pass the time rule, so a read error never hides a
+ * checkpoint. */
+static bool on_grid(pc_ckpts *c, uint64_t height, uint64_t every)
 {
+    uint64_t step = pc_ckpts_grid_step(every, c->pinned_head.ntx);
+    if (height % step != 0)
+        return false;
     if (height < step)
         return true;
     int64_t before = 0;
@@ -368,9 +372,7 @@ void pc_ckpts_on_block(pc_ckpts *c, uint64_t height)
         pc_error err;
         if (pc_checkpoint_pin(c->rl, &c->pinned_head, &err) != PC_OK) {
             pc_node_log("warn", "cannot pin a checkpoint at height %" PRIu64 ": %s", height, err.msg);
-        } else if (c->pinned_head.height != height ||
-                   height % pc_ckpts_grid_step(every, c->pinned_head.ntx) != 0 ||
-                   !time_aligned(c, height, pc_ckpts_grid_step(every, c->pinned_head.ntx))) {
+        } else if (c->pinned_head.height != height || !on_grid(c, height, every)) {
             pc_checkpoint_unpin(c->rl); /* off the thinned grid (or, cannot happen, moved on) */
         } else {
             c->pinned = true;

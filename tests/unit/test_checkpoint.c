@@ -235,6 +235,19 @@ static void test_pinned_snapshot_ignores_later_writes(void **state)
     pc_ledger_close(l);
 }
 
+/* A copy of the fixture's ledger.db as DIR/name (path into copy), for tests
+ * that change it. */
+static void copy_fixture(const char *name, char *copy, size_t size)
+{
+    snprintf(copy, size, "%s/%s", dir, name);
+    sqlite3 *db = NULL;
+    assert_int_equal(sqlite3_open(ledger_path, &db), SQLITE_OK);
+    char *sql = sqlite3_mprintf("VACUUM INTO %Q", copy);
+    assert_int_equal(sqlite3_exec(db, sql, NULL, NULL, NULL), SQLITE_OK);
+    sqlite3_free(sql);
+    sqlite3_close(db);
+}
+
 /* The state digest, computed here from its written definition (ledger.c):
  * BLAKE2b-256 over each state table's rows in key order, every column as
  * SQLite type tag, 4-byte big-endian length and bytes (integers as 8 bytes
@@ -290,13 +303,8 @@ static void test_state_digest_definition(void **state)
 {
     (void)state;
     char copy[160];
-    snprintf(copy, sizeof copy, "%s/digest-copy.db", dir);
+    copy_fixture("digest-copy.db", copy, sizeof copy);
     sqlite3 *db = NULL;
-    assert_int_equal(sqlite3_open(ledger_path, &db), SQLITE_OK);
-    char *sql = sqlite3_mprintf("VACUUM INTO %Q", copy);
-    assert_int_equal(sqlite3_exec(db, sql, NULL, NULL, NULL), SQLITE_OK);
-    sqlite3_free(sql);
-    sqlite3_close(db);
 
     uint8_t want[32], got[32], changed[32];
     assert_int_equal(sqlite3_open(copy, &db), SQLITE_OK);
@@ -353,13 +361,8 @@ static void test_digest_can_be_interrupted(void **state)
 {
     (void)state;
     char copy[160];
-    snprintf(copy, sizeof copy, "%s/interrupt-copy.db", dir);
+    copy_fixture("interrupt-copy.db", copy, sizeof copy);
     sqlite3 *db = NULL;
-    assert_int_equal(sqlite3_open(ledger_path, &db), SQLITE_OK);
-    char *sql = sqlite3_mprintf("VACUUM INTO %Q", copy);
-    assert_int_equal(sqlite3_exec(db, sql, NULL, NULL, NULL), SQLITE_OK);
-    sqlite3_free(sql);
-    sqlite3_close(db);
     assert_int_equal(sqlite3_open(copy, &db), SQLITE_OK);
     assert_int_equal(sqlite3_exec(db,
         "WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n WHERE i < 300000)"
