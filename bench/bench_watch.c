@@ -8,7 +8,9 @@
  *  - jansson parsing the whole line (how the node read it before);
  *  - pc_json_cut_text + jansson on what is left (how it reads it now:
  *    src/order/json_cut.h), checked to find the same value;
- *  - libsodium's base64 decoder on the value (both ways need it).
+ *  - the base64 decoder on the value: libsodium's constant-time one (how
+ *    the node decoded it before) and pc_b64std_decode_public (now), and
+ *    the same two ways of encoding a proposal for a put.
  *
  *   bench_watch [--bytes N] [--iters N] */
 #include <jansson.h>
@@ -19,6 +21,7 @@
 
 #include "bench_common.h"
 #include "order/json_cut.h"
+#include "parcha/encode.h"
 
 /* result.events[0].kv.value of a parsed watch message, or NULL. */
 static const char *event_value(json_t *j)
@@ -52,9 +55,11 @@ int main(int argc, char **argv)
     size_t b64cap = sodium_base64_encoded_len(raw, sodium_base64_VARIANT_ORIGINAL);
     char *b64 = malloc(b64cap), *msg = malloc(b64cap + 1024);
     double *tw = malloc(sizeof(double) * (size_t)iters), *tc = malloc(sizeof(double) * (size_t)iters),
-           *td = malloc(sizeof(double) * (size_t)iters);
+           *td = malloc(sizeof(double) * (size_t)iters), *tp = malloc(sizeof(double) * (size_t)iters),
+           *tes = malloc(sizeof(double) * (size_t)iters), *tep = malloc(sizeof(double) * (size_t)iters);
+    char *enc = malloc(b64cap);
     if (bin == NULL || dec == NULL || b64 == NULL || msg == NULL || tw == NULL || tc == NULL ||
-        td == NULL) {
+        td == NULL || tp == NULL || tes == NULL || tep == NULL || enc == NULL) {
         fprintf(stderr, "bench_watch: out of memory\n");
         return 1;
     }
@@ -104,17 +109,41 @@ int main(int argc, char **argv)
             return 1;
         }
         double t5 = bw_now();
+        memset(dec, 0, raw);
+        double t6 = bw_now();
+        if (pc_b64std_decode_public(dec, raw + 16, &dl, sp->p, sp->n) != 0 || dl != raw ||
+            memcmp(dec, bin, raw) != 0) {
+            fprintf(stderr, "bench_watch: public base64 decode failed\n");
+            return 1;
+        }
+        double t7 = bw_now();
+        sodium_bin2base64(enc, b64cap, bin, raw, sodium_base64_VARIANT_ORIGINAL);
+        double t8 = bw_now();
+        if (pc_b64std_encode_public(enc, b64cap, bin, raw) != b64len || memcmp(enc, b64, b64len) != 0) {
+            fprintf(stderr, "bench_watch: public base64 encode differs\n");
+            return 1;
+        }
+        double t9 = bw_now();
         tw[i] = (t1 - t0) * 1000;
         tc[i] = (t3 - t2) * 1000;
         td[i] = (t5 - t4) * 1000;
+        tp[i] = (t7 - t6) * 1000;
+        tes[i] = (t8 - t7) * 1000;
+        tep[i] = (t9 - t8) * 1000;
     }
     double whole = bw_quantile(tw, (size_t)iters, 0.5), cutp = bw_quantile(tc, (size_t)iters, 0.5);
     printf("watch message of %d bytes (a %zu-byte proposal): jansson on the whole line p50 %.2f ms;"
            " cut + jansson p50 %.3f ms (%.0fx less); %d messages\n",
            n, raw, whole, cutp, cutp > 0 ? whole / cutp : 0.0, iters);
-    printf("base64 decode of the proposal (libsodium): p50 %.2f ms (%.0f MB/s)\n",
-           bw_quantile(td, (size_t)iters, 0.5),
-           (double)b64len / 1e6 / (bw_quantile(td, (size_t)iters, 0.5) / 1000));
+    double ds = bw_quantile(td, (size_t)iters, 0.5), dp = bw_quantile(tp, (size_t)iters, 0.5);
+    double es = bw_quantile(tes, (size_t)iters, 0.5), ep = bw_quantile(tep, (size_t)iters, 0.5);
+    printf("base64 decode of the proposal: libsodium (constant-time) p50 %.2f ms (%.0f MB/s);"
+           " pc_b64std_decode_public p50 %.2f ms (%.0f MB/s, %.1fx less)\n",
+           ds, (double)b64len / 1e6 / (ds / 1000), dp, (double)b64len / 1e6 / (dp / 1000),
+           dp > 0 ? ds / dp : 0.0);
+    printf("base64 encode of the proposal: libsodium (constant-time) p50 %.2f ms;"
+           " pc_b64std_encode_public p50 %.2f ms (%.1fx less)\n",
+           es, ep, ep > 0 ? es / ep : 0.0);
     pc_json_cut_free(&cut);
     free(bin);
     free(dec);
@@ -123,5 +152,9 @@ int main(int argc, char **argv)
     free(tw);
     free(tc);
     free(td);
+    free(tp);
+    free(tes);
+    free(tep);
+    free(enc);
     return 0;
 }

@@ -7,6 +7,7 @@
  * aborts the process on an undersized output buffer. */
 #include "parcha/encode.h"
 
+#include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sodium.h>
@@ -150,5 +151,200 @@ int pc_hex_decode_exact(uint8_t *out, size_t n, const char *in)
         }
         out[i] = (uint8_t)(hi << 4 | lo);
     }
+    return 0;
+}
+
+/* ---- Public bytes: table-driven codecs ----------------------------------
+ * libsodium's codec above is constant-time, as secrets need, at a cost of a
+ * function call and ~50 instructions per character: base64 and hex were 39%
+ * of the instructions of a 1,000-record timeline (docs/performance.md).
+ * Public bytes cannot leak through timing, so the hot paths that carry only
+ * them use these. The decoders take exactly what sodium_base642bin takes
+ * with no ignore set (tests/unit/test_encode.c compares the two on random
+ * and mutated inputs). */
+
+static const char B64_URL[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
+static const char B64_STD[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+
+/* Character -> 6-bit value for each alphabet ([0] standard, [1] URL-safe),
+ * 0xFF for characters outside it: one load per character, no branches to
+ * mispredict on random data. Built once, on first use. */
+static uint8_t b64_rev[2][256];
+static pthread_once_t b64_rev_once = PTHREAD_ONCE_INIT;
+
+static void b64_rev_build(void)
+{
+    memset(b64_rev, 0xFF, sizeof b64_rev);
+    for (unsigned i = 0; i < 64; i++) {
+        b64_rev[0][(unsigned char)B64_STD[i]] = (uint8_t)i;
+        b64_rev[1][(unsigned char)B64_URL[i]] = (uint8_t)i;
+    }
+}
+
+/* Write the base64 of in[0..n) and a NUL to out (room checked by the
+ * caller); returns the length. */
+static size_t b64_put(char *out, const uint8_t *in, size_t n, const char *abc, int pad)
+{
+    size_t o = 0, i = 0;
+    for (; n - i >= 3; i += 3) {
+        uint32_t v = (uint32_t)in[i] << 16 | (uint32_t)in[i + 1] << 8 | in[i + 2];
+        out[o++] = abc[v >> 18];
+        out[o++] = abc[(v >> 12) & 63];
+        out[o++] = abc[(v >> 6) & 63];
+        out[o++] = abc[v & 63];
+    }
+    size_t rest = n - i;
+    if (rest > 0) {
+        uint32_t v = (uint32_t)in[i] << 16 | (rest == 2 ? (uint32_t)in[i + 1] << 8 : 0);
+        out[o++] = abc[v >> 18];
+        out[o++] = abc[(v >> 12) & 63];
+        if (rest == 2)
+            out[o++] = abc[(v >> 6) & 63];
+        else if (pad)
+            out[o++] = '=';
+        if (pad)
+            out[o++] = '=';
+    }
+    out[o] = '\0';
+    return o;
+}
+
+/* Decode in[0..inlen): data characters, then (padded) exactly the '='s that
+ * complete the last group of four, as sodium_base642bin reads it (it stops
+ * at the first character outside the alphabet, which must then start
+ * exactly that padding and end the text). On failure out may hold part of
+ * the bytes: they are wiped, as pc_b64_decode does. */
+static int b64_get(uint8_t *out, size_t outmax, size_t *outlen, const char *in, size_t inlen,
+                   int url, int padded)
+{
+    pthread_once(&b64_rev_once, b64_rev_build);
+    const uint8_t *rev = b64_rev[url ? 1 : 0];
+    const unsigned char *t = (const unsigned char *)in;
+    size_t nd = inlen;
+    while (padded && nd > 0 && inlen - nd < 2 && t[nd - 1] == '=')
+        nd--;
+    size_t rem = nd % 4;
+    if (rem == 1 || inlen - nd != (padded && rem != 0 ? 4 - rem : 0))
+        return -1; /* 6 bits cannot end a byte; padding must complete the group */
+    size_t need = nd / 4 * 3 + (rem != 0 ? rem - 1 : 0);
+    if (need > outmax || (need > 0 && out == NULL))
+        return -1;
+    size_t full = nd - rem;
+    uint32_t tail = 0, bad = 0;
+    if (rem != 0) {
+        uint32_t a = rev[t[full]], b = rev[t[full + 1]], c = rem == 3 ? rev[t[full + 2]] : 0;
+        bad = a | b | c;
+        tail = a << 18 | b << 12 | c << 6;
+        /* The bits after the last byte must be zero: one spelling per value. */
+        if ((bad & 0xC0) != 0 || (rem == 2 && (tail & 0xFFFF) != 0) ||
+            (rem == 3 && (tail & 0xFF) != 0))
+            return -1;
+    }
+    size_t o = 0;
+    for (size_t i = 0; i < full; i += 4) {
+        uint32_t a = rev[t[i]], b = rev[t[i + 1]], c = rev[t[i + 2]], d = rev[t[i + 3]];
+        bad |= a | b | c | d;
+        uint32_t v = a << 18 | b << 12 | c << 6 | d;
+        out[o++] = (uint8_t)(v >> 16);
+        out[o++] = (uint8_t)(v >> 8);
+        out[o++] = (uint8_t)v;
+    }
+    if ((bad & 0xC0) != 0) {
+        memset(out, 0, o);
+        return -1;
+    }
+    if (rem >= 2)
+        out[o++] = (uint8_t)(tail >> 16);
+    if (rem == 3)
+        out[o++] = (uint8_t)(tail >> 8);
+    *outlen = o;
+    return 0;
+}
+
+char *pc_b64_encode_public(char *out, size_t outlen, const uint8_t *in, size_t n)
+{
+    if (out == NULL)
+        return NULL;
+    if (n > SIZE_MAX / 4 * 3 - 3 || outlen < pc_b64_len(n) + 1 || (in == NULL && n > 0)) {
+        if (outlen > 0)
+            out[0] = '\0';
+        return NULL;
+    }
+    b64_put(out, in, n, B64_URL, 0);
+    return out;
+}
+
+int pc_b64_decode_public(uint8_t *out, size_t outmax, size_t *outlen, const char *in,
+                         size_t inlen)
+{
+    size_t got = 0;
+    if (outlen != NULL)
+        *outlen = 0;
+    if (in == NULL || (out == NULL && outmax > 0))
+        return -1;
+    if (b64_get(out, outmax, &got, in, inlen, 1, 0) != 0)
+        return -1;
+    if (outlen != NULL)
+        *outlen = got;
+    return 0;
+}
+
+int pc_b64_decode_exact_public(uint8_t *out, size_t n, const char *in)
+{
+    if (in == NULL || (out == NULL && n > 0) || n > SIZE_MAX / 4 * 3 - 3)
+        return -1;
+    size_t want = pc_b64_len(n), got = 0;
+    if (strnlen(in, want + 1) != want || b64_get(out, n, &got, in, want, 1, 0) != 0 || got != n)
+        return -1;
+    return 0;
+}
+
+char *pc_hex_encode_public(char *out, size_t outlen, const uint8_t *in, size_t n)
+{
+    static const char HEX[] = "0123456789abcdef";
+    if (out == NULL)
+        return NULL;
+    if (n > (SIZE_MAX - 1) / 2 || outlen < 2 * n + 1 || (in == NULL && n > 0)) {
+        if (outlen > 0)
+            out[0] = '\0';
+        return NULL;
+    }
+    for (size_t i = 0; i < n; i++) {
+        out[2 * i] = HEX[in[i] >> 4];
+        out[2 * i + 1] = HEX[in[i] & 15];
+    }
+    out[2 * n] = '\0';
+    return out;
+}
+
+size_t pc_b64std_len(size_t n)
+{
+    return (n / 3 + (n % 3 != 0)) * 4;
+}
+
+size_t pc_b64std_encode_public(char *out, size_t outlen, const uint8_t *in, size_t n)
+{
+    if (out == NULL)
+        return 0;
+    if (n > SIZE_MAX / 4 * 3 - 3 || outlen < pc_b64std_len(n) + 1 || (in == NULL && n > 0)) {
+        if (outlen > 0)
+            out[0] = '\0';
+        return 0;
+    }
+    return b64_put(out, in, n, B64_STD, 1);
+}
+
+int pc_b64std_decode_public(uint8_t *out, size_t outmax, size_t *outlen, const char *in,
+                            size_t inlen)
+{
+    size_t got = 0;
+    if (outlen != NULL)
+        *outlen = 0;
+    if (in == NULL || (out == NULL && outmax > 0))
+        return -1;
+    if (b64_get(out, outmax, &got, in, inlen, 0, 1) != 0)
+        return -1;
+    if (outlen != NULL)
+        *outlen = got;
     return 0;
 }

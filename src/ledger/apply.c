@@ -134,7 +134,7 @@ static int64_t body_int(const pc_tx *tx, const char *name)
 /* Decode a base64url key field already checked by the shape rules. */
 static void body_key(const pc_tx *tx, const char *name, uint8_t key[32])
 {
-    if (pc_b64_decode_exact(key, 32, body_str(tx, name)) != 0)
+    if (pc_b64_decode_exact_public(key, 32, body_str(tx, name)) != 0)
         memset(key, 0, 32);
 }
 
@@ -179,7 +179,7 @@ static int rule_genesis(pc_ledger *l, const pc_tx *tx, uint64_t height,
     const json_t *h;
     json_array_foreach(hs, i, h) {
         uint8_t key[32];
-        if (pc_b64_decode_exact(key, 32, json_string_value(json_object_get(h, "key"))) != 0)
+        if (pc_b64_decode_exact_public(key, 32, json_string_value(json_object_get(h, "key"))) != 0)
             return PC_V_MALFORMED;
         if (!pc_tx_signed_by(tx, key))
             return PC_V_NOT_AUTHORISED;
@@ -374,7 +374,7 @@ static int rule_record_add(pc_ledger *l, const pc_tx *tx, uint64_t height, int64
     if (f <= 0)
         return f < 0 ? -1 : PC_V_UNKNOWN_PATIENT;
     if (pc_hex_decode_exact(hash, 32, body_str(tx, "hash")) != 0 ||
-        pc_b64_decode_exact(sealed, sizeof sealed, body_str(tx, "sealed_key")) != 0 ||
+        pc_b64_decode_exact_public(sealed, sizeof sealed, body_str(tx, "sealed_key")) != 0 ||
         pc_date_parse(body_str(tx, "date"), &date) != PC_OK)
         return PC_V_MALFORMED;
     sqlite3_stmt *s = pc_ledger_stmt(l, S_RECORD_PUT);
@@ -418,7 +418,7 @@ static int rule_grant(pc_ledger *l, const pc_tx *tx, int64_t bt, pc_error *err)
             return f < 0 ? -1 : PC_V_UNKNOWN_HOSPITAL;
     } else {
         staff_row st;
-        if (pc_b64_decode_exact(staff, 32, json_string_value(json_object_get(g, "staff"))) != 0)
+        if (pc_b64_decode_exact_public(staff, 32, json_string_value(json_object_get(g, "staff"))) != 0)
             return PC_V_MALFORMED;
         f = staff_get(l, staff, &st, err);
         if (f <= 0)

@@ -203,12 +203,12 @@ static int check_value(const json_t *v, const field_spec *f, const char *path,
                                 path, (long long)f->min, (long long)f->max);
         return PC_OK;
     case F_KEY:
-        if (s == NULL || pc_b64_decode_exact(bin, 32, s) != 0)
+        if (s == NULL || pc_b64_decode_exact_public(bin, 32, s) != 0)
             return pc_error_set(err, PC_EINVAL,
                                 "%s: must be a base64url Ed25519 public key (32 bytes)", path);
         return PC_OK;
     case F_SEALED:
-        if (s == NULL || pc_b64_decode_exact(bin, 80, s) != 0)
+        if (s == NULL || pc_b64_decode_exact_public(bin, 80, s) != 0)
             return pc_error_set(err, PC_EINVAL, "%s: must be a base64url sealed key (80 bytes)", path);
         return PC_OK;
     case F_HEX32_NULL:
@@ -418,9 +418,9 @@ static int parse_sigs(const json_t *sigs, pc_tx *tx, pc_error *err)
         const char *sig = json_string_value(json_object_get(s, "sig"));
         if (!json_is_object(s) || json_object_size(s) != 2 || key == NULL || sig == NULL)
             return pc_error_set(err, PC_EINVAL, "sigs[%zu]: must be {\"key\": ..., \"sig\": ...}", i);
-        if (pc_b64_decode_exact(tx->sigs[i].key, 32, key) != 0)
+        if (pc_b64_decode_exact_public(tx->sigs[i].key, 32, key) != 0)
             return pc_error_set(err, PC_EINVAL, "sigs[%zu].key: must be a base64url public key", i);
-        if (pc_b64_decode_exact(tx->sigs[i].sig, 64, sig) != 0)
+        if (pc_b64_decode_exact_public(tx->sigs[i].sig, 64, sig) != 0)
             return pc_error_set(err, PC_EINVAL, "sigs[%zu].sig: must be a base64url signature (64 bytes)", i);
         for (size_t j = 0; j < i; j++)
             if (memcmp(tx->sigs[j].key, tx->sigs[i].key, 32) == 0)
@@ -541,8 +541,8 @@ char *pc_tx_to_json(const pc_tx *tx, size_t *len)
         goto done;
     for (size_t i = 0; i < tx->nsigs; i++) {
         char k[64], s[96];
-        pc_b64_encode(k, sizeof k, tx->sigs[i].key, 32);
-        pc_b64_encode(s, sizeof s, tx->sigs[i].sig, 64);
+        pc_b64_encode_public(k, sizeof k, tx->sigs[i].key, 32);
+        pc_b64_encode_public(s, sizeof s, tx->sigs[i].sig, 64);
         json_array_append_new(arr, json_pack("{s:s,s:s}", "key", k, "sig", s));
     }
     json_object_set(o, "sigs", arr);
@@ -564,7 +564,7 @@ json_t *pc_tx_build(const char *net, const char *type, int64_t time_ms, json_t *
     uint8_t n[16];
     char nonce[32];
     pc_random(n, sizeof n);
-    pc_b64_encode(nonce, sizeof nonce, n, sizeof n);
+    pc_b64_encode_public(nonce, sizeof nonce, n, sizeof n);
     if (body == NULL)
         return NULL;
     return json_pack("{s:i,s:s,s:s,s:I,s:s,s:o}", "v", 1, "net", net, "type", type,
@@ -620,7 +620,7 @@ static int txroot_of(const pc_tx *txs, size_t n, uint8_t root[32])
 static int header_bytes(pc_proposal *p, size_t ntx, pc_error *err)
 {
     char root[65];
-    pc_hex_encode(root, sizeof root, p->txroot, 32);
+    pc_hex_encode_public(root, sizeof root, p->txroot, 32);
     json_t *h = json_pack("{s:i,s:s,s:s,s:I,s:I,s:I,s:s}", "v", 1, "net", p->net,
                           "proposer", p->proposer, "seq", (json_int_t)p->seq,
                           "time", (json_int_t)p->time, "count", (json_int_t)ntx,

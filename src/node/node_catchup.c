@@ -194,7 +194,7 @@ static int confirm(pc_catchup *c, source *src, size_t ns, size_t from, uint64_t 
 static bool hex_is(const json_t *v, const uint8_t bytes[32])
 {
     char hx[65];
-    pc_hex_encode(hx, sizeof hx, bytes, 32);
+    pc_hex_encode_public(hx, sizeof hx, bytes, 32);
     return json_is_string(v) && strcmp(json_string_value(v), hx) == 0;
 }
 
@@ -243,7 +243,7 @@ static int check_block(const json_t *b, uint64_t want_height, const uint8_t prev
     f->wire = malloc(plen * 3 / 4 + 4);
     if (f->wire == NULL)
         return pc_error_set(err, PC_ENOMEM, "out of memory");
-    if (pc_b64_decode(f->wire, plen * 3 / 4 + 4, &f->len, prop, plen) != 0)
+    if (pc_b64_decode_public(f->wire, plen * 3 / 4 + 4, &f->len, prop, plen) != 0)
         return pc_error_set(err, PC_EINVAL, "block %" PRIu64 "'s proposal is not base64url", want_height);
     pc_proposal p;
     rc = pc_proposal_decode(f->wire, f->len, &p, err);

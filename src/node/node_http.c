@@ -245,7 +245,7 @@ static bool query_u64(struct MHD_Connection *c, const char *name, uint64_t lo, u
 
 static void hex32(char out[65], const uint8_t in[32])
 {
-    pc_hex_encode(out, 65, in, 32);
+    pc_hex_encode_public(out, 65, in, 32);
 }
 
 /* Split the raw URI into path (copied into path[]) and query (pointer into
@@ -1058,7 +1058,7 @@ static enum MHD_Result h_tx_get(const ctx *x, bool raw)
 static json_t *record_meta(pc_ledger *l, const pc_record_info *ri)
 {
     char b64[64], hid[PC_HEALTHID_LEN + 1], hash[65], date[11];
-    pc_b64_encode(b64, sizeof b64, ri->patient, 32);
+    pc_b64_encode_public(b64, sizeof b64, ri->patient, 32);
     pc_healthid_from_key(ri->patient, hid);
     json_t *found = NULL;
     pc_error err;
@@ -1069,8 +1069,8 @@ static json_t *record_meta(pc_ledger *l, const pc_record_info *ri)
         pc_date_format(ri->date, date);
         found = json_pack("{s:s,s:s,s:s,s:s,s:s,s:s,s:I,s:s}", "id", ri->id, "hi_type", ri->hi_type,
                           "date", date, "fhir", ri->fhir, "custodian", ri->custodian, "hash",
-                          pc_hex_encode(hash, sizeof hash, ri->hash, 32), "size", (json_int_t)ri->size,
-                          "sealed_key", pc_b64_encode(sealed, sizeof sealed, ri->sealed_key, PC_SEALED_KEY_LEN));
+                          pc_hex_encode_public(hash, sizeof hash, ri->hash, 32), "size", (json_int_t)ri->size,
+                          "sealed_key", pc_b64_encode_public(sealed, sizeof sealed, ri->sealed_key, PC_SEALED_KEY_LEN));
     }
     if (found != NULL) {
         json_object_set_new(found, "patient", json_string(b64));
@@ -1183,13 +1183,13 @@ static enum MHD_Result h_records_post(const ctx *x)
         goto out;
     }
     blob = malloc(b64len * 3 / 4 + 4);
-    if (blob == NULL || pc_b64_decode(blob, b64len * 3 / 4 + 4, &bloblen, b64, b64len) != 0 ||
+    if (blob == NULL || pc_b64_decode_public(blob, b64len * 3 / 4 + 4, &bloblen, b64, b64len) != 0 ||
         bloblen <= PC_RECORD_NONCE_LEN) {
         ret = send_error(h, x->c, MHD_HTTP_BAD_REQUEST, "bad_field",
                          "blob must be base64url (no padding) of nonce || ciphertext");
         goto out;
     }
-    if (pc_b64_decode_exact(sealed, sizeof sealed, json_string_value(sealv)) != 0) {
+    if (pc_b64_decode_exact_public(sealed, sizeof sealed, json_string_value(sealv)) != 0) {
         ret = send_error(h, x->c, MHD_HTTP_BAD_REQUEST, "bad_field",
                          "sealed_custodian must be base64url of 80 bytes");
         goto out;
@@ -1207,7 +1207,7 @@ static enum MHD_Result h_records_post(const ctx *x)
                          (long long)json_integer_value(json_object_get(tb, "size")), bloblen);
         goto out;
     }
-    if (pc_b64_decode_exact(patient, 32, json_string_value(json_object_get(tb, "patient"))) != 0) {
+    if (pc_b64_decode_exact_public(patient, 32, json_string_value(json_object_get(tb, "patient"))) != 0) {
         ret = send_error(h, x->c, MHD_HTTP_BAD_REQUEST, "bad_field", "tx.body.patient must be a public key");
         goto out;
     }
@@ -1447,11 +1447,11 @@ static enum MHD_Result h_record_content(const ctx *x)
 
     /* access.log, signed by the custodian, committed before answering. */
     char rb64[64], pb64[64], refhex[65];
-    pc_b64_encode(rb64, sizeof rb64, reader, 32);
-    pc_b64_encode(pb64, sizeof pb64, ri.patient, 32);
+    pc_b64_encode_public(rb64, sizeof rb64, reader, 32);
+    pc_b64_encode_public(pb64, sizeof pb64, ri.patient, 32);
     json_t *lbody = json_pack("{s:s,s:s,s:s,s:[s],s:s,s:o}", "custodian", ri.custodian, "reader", rb64,
                               "patient", pb64, "records", ri.id, "basis", pc_access_basis_name(dec.basis),
-                              "ref", dec.has_ref ? json_string(pc_hex_encode(refhex, sizeof refhex, dec.ref, 32))
+                              "ref", dec.has_ref ? json_string(pc_hex_encode_public(refhex, sizeof refhex, dec.ref, 32))
                                                  : json_null());
     json_t *unsigned_tx = lbody ? pc_tx_build(pc_node_cfg(n)->network, "access.log", pc_now_ms(), lbody) : NULL;
     pc_tx tx;
@@ -1471,7 +1471,7 @@ static enum MHD_Result h_record_content(const ctx *x)
     hex32(access_txid, tx.txid);
     char *blob64 = pc_b64_dup(blob.data, blob.len);
     char sealed64[128];
-    pc_b64_encode(sealed64, sizeof sealed64, sealed_r, sizeof sealed_r);
+    pc_b64_encode_public(sealed64, sizeof sealed64, sealed_r, sizeof sealed_r);
     json_t *o = blob64 ? json_pack("{s:O,s:s,s:s,s:s,s:o,s:s}", "record", meta, "blob", blob64,
                                    "sealed_key", sealed64, "basis", pc_access_basis_name(dec.basis),
                                    "ref", dec.has_ref ? json_string(refhex) : json_null(),
@@ -1787,7 +1787,7 @@ static enum MHD_Result h_checkpoints(const ctx *x)
     const pc_keypair *kp = pc_node_hosted_key(n, cfg->hospital);
     char key[64] = "";
     if (kp != NULL)
-        pc_b64_encode(key, sizeof key, kp->pk, 32);
+        pc_b64_encode_public(key, sizeof key, kp->pk, 32);
     pc_error err;
     pc_error_clear(&err);
     pc_checkpoint cp;

@@ -32,6 +32,7 @@
  * per proposal. */
 #include "parcha/orderer.h"
 #include "order/json_cut.h"
+#include "parcha/encode.h"
 
 #include <curl/curl.h>
 #include <jansson.h>
@@ -181,17 +182,18 @@ static int json_u64(const json_t *obj, const char *name, uint64_t *out)
 }
 
 /* Append base64 (standard alphabet, padded, as the gateway expects) of
- * (p, n) to b. Returns PC_OK or PC_ENOMEM. */
+ * (p, n) to b. Keys and values are public bytes (names, proposals), so the
+ * table-driven codec is used. Returns PC_OK or PC_ENOMEM. */
 static int buf_b64(pc_buf *b, const void *p, size_t n)
 {
     if (n > (SIZE_MAX / 4) * 3 - 3)
         return PC_ENOMEM;
-    size_t elen = sodium_base64_encoded_len(n, sodium_base64_VARIANT_ORIGINAL);
+    size_t elen = pc_b64std_len(n) + 1;
     char *tmp = malloc(elen);
     if (tmp == NULL)
         return PC_ENOMEM;
-    sodium_bin2base64(tmp, elen, p, n, sodium_base64_VARIANT_ORIGINAL);
-    int rc = pc_buf_append(b, tmp, elen - 1);
+    size_t len = pc_b64std_encode_public(tmp, elen, p, n);
+    int rc = pc_buf_append(b, tmp, len);
     free(tmp);
     return rc;
 }
@@ -209,12 +211,7 @@ static int b64_decode_n(const char *s, size_t slen, uint8_t **dst, size_t *cap, 
         *dst = g;
         *cap = need;
     }
-    const char *end = NULL;
-    if (sodium_base642bin(*dst, *cap, s, slen, NULL, len, &end,
-                          sodium_base64_VARIANT_ORIGINAL) != 0 ||
-        end != s + slen)
-        return -1;
-    return 0;
+    return pc_b64std_decode_public(*dst, *cap, len, s, slen);
 }
 
 static int b64_decode(const char *s, uint8_t **dst, size_t *cap, size_t *len)

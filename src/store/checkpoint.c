@@ -70,8 +70,8 @@ int pc_checkpoint_snapshot(pc_ledger *l, pc_head *head, uint8_t state[32], pc_er
 static json_t *unsigned_obj(const pc_checkpoint *cp)
 {
     char head[65], state[65];
-    pc_hex_encode(head, sizeof head, cp->head, 32);
-    pc_hex_encode(state, sizeof state, cp->state, 32);
+    pc_hex_encode_public(head, sizeof head, cp->head, 32);
+    pc_hex_encode_public(state, sizeof state, cp->state, 32);
     return json_pack("{s:i,s:s,s:s,s:I,s:s,s:s,s:I}", "v", PC_CHECKPOINT_VERSION, "net", cp->net, "hospital",
                      cp->hospital, "height", (json_int_t)cp->height, "head", head, "state",
                      state, "time", (json_int_t)cp->time);
@@ -118,7 +118,7 @@ json_t *pc_checkpoint_to_json(const pc_checkpoint *cp)
 {
     json_t *o = unsigned_obj(cp);
     char sig[128];
-    pc_b64_encode(sig, sizeof sig, cp->sig, 64);
+    pc_b64_encode_public(sig, sizeof sig, cp->sig, 64);
     if (o != NULL && json_object_set_new(o, "sig", json_string(sig)) != 0) {
         json_decref(o);
         return NULL;
@@ -178,7 +178,7 @@ int pc_checkpoint_from_json(const json_t *obj, pc_checkpoint *cp, pc_error *err)
         return pc_error_set(err, PC_EINVAL, "checkpoint.head must be 64 hex characters");
     if (state == NULL || strlen(state) != 64 || pc_hex_decode_exact(cp->state, 32, state) != 0)
         return pc_error_set(err, PC_EINVAL, "checkpoint.state must be 64 hex characters");
-    if (sig == NULL || pc_b64_decode_exact(cp->sig, 64, sig) != 0)
+    if (sig == NULL || pc_b64_decode_exact_public(cp->sig, 64, sig) != 0)
         return pc_error_set(err, PC_EINVAL, "checkpoint.sig must be base64url of 64 bytes");
     snprintf(cp->net, sizeof cp->net, "%s", net);
     snprintf(cp->hospital, sizeof cp->hospital, "%s", hosp);

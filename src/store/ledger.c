@@ -410,10 +410,10 @@ static int block_header(uint64_t height, const uint8_t prev[32], int64_t time,
     char prevhex[65], prophex[65], roothex[65], reshex[65];
     uint8_t results[32];
     pc_sha256(results, verdicts, p->ntx);
-    pc_hex_encode(prevhex, sizeof prevhex, prev, 32);
-    pc_hex_encode(prophex, sizeof prophex, p->hash, 32);
-    pc_hex_encode(roothex, sizeof roothex, p->txroot, 32);
-    pc_hex_encode(reshex, sizeof reshex, results, 32);
+    pc_hex_encode_public(prevhex, sizeof prevhex, prev, 32);
+    pc_hex_encode_public(prophex, sizeof prophex, p->hash, 32);
+    pc_hex_encode_public(roothex, sizeof roothex, p->txroot, 32);
+    pc_hex_encode_public(reshex, sizeof reshex, results, 32);
     json_t *h = json_pack("{s:i,s:I,s:s,s:I,s:s,s:s,s:I,s:I,s:s,s:s}", "v", 1,
                           "height", (json_int_t)height, "prev", prevhex,
                           "time", (json_int_t)time, "proposer", p->proposer,
@@ -440,7 +440,7 @@ static int proposer_key(pc_ledger *l, const pc_head *head, const pc_proposal *p,
         json_array_foreach(hs, i, h) {
             const char *id = json_string_value(json_object_get(h, "id"));
             if (id != NULL && strcmp(id, p->proposer) == 0 &&
-                pc_b64_decode_exact(key, 32, json_string_value(json_object_get(h, "key"))) == 0)
+                pc_b64_decode_exact_public(key, 32, json_string_value(json_object_get(h, "key"))) == 0)
                 return PC_OK;
         }
         return pc_error_set(err, PC_EINVAL, "genesis proposer %s is not a founding hospital",
@@ -841,7 +841,7 @@ static json_t *col_b64(sqlite3_stmt *s, int i)
     int n = sqlite3_column_bytes(s, i);
     if (n <= 0 || (size_t)n > 100)
         return json_null();
-    return json_string(pc_b64_encode(buf, sizeof buf, sqlite3_column_blob(s, i), (size_t)n));
+    return json_string(pc_b64_encode_public(buf, sizeof buf, sqlite3_column_blob(s, i), (size_t)n));
 }
 
 static json_t *col_hex(sqlite3_stmt *s, int i)
@@ -849,7 +849,7 @@ static json_t *col_hex(sqlite3_stmt *s, int i)
     if (sqlite3_column_type(s, i) != SQLITE_BLOB || sqlite3_column_bytes(s, i) != 32)
         return json_null();
     char buf[65];
-    return json_string(pc_hex_encode(buf, sizeof buf, sqlite3_column_blob(s, i), 32));
+    return json_string(pc_hex_encode_public(buf, sizeof buf, sqlite3_column_blob(s, i), 32));
 }
 
 static json_t *col_text(sqlite3_stmt *s, int i)
@@ -933,14 +933,14 @@ int pc_ledger_tx_json(pc_ledger *l, const uint8_t txid[32], json_t **out,
         char hex[65];
         json_t *p = json_array();
         for (size_t i = 0; i < plen; i++)
-            json_array_append_new(p, json_string(pc_hex_encode(hex, sizeof hex, path[i], 32)));
-        proof = json_pack("{s:s,s:I,s:I,s:o}", "root", pc_hex_encode(hex, sizeof hex, root, 32),
+            json_array_append_new(p, json_string(pc_hex_encode_public(hex, sizeof hex, path[i], 32)));
+        proof = json_pack("{s:s,s:I,s:I,s:o}", "root", pc_hex_encode_public(hex, sizeof hex, root, 32),
                           "index", (json_int_t)idx, "size", (json_int_t)n, "path", p);
     }
     free(ids);
     char hex[65];
     *out = json_pack("{s:s,s:s,s:s,s:I,s:I,s:s,s:I,s:o,s:o,s:o}",
-                     "txid", pc_hex_encode(hex, sizeof hex, txid, 32), "status", "committed",
+                     "txid", pc_hex_encode_public(hex, sizeof hex, txid, 32), "status", "committed",
                      "type", pc_tx_type_name((pc_tx_type)type), "height", (json_int_t)height,
                      "index", (json_int_t)idx, "verdict", pc_verdict_name(verdict),
                      "time", (json_int_t)time, "block", block, "header", header,
@@ -1201,7 +1201,7 @@ static const tl_author *names_author(tl_names *nm, sqlite3_stmt *row, int i)
     free(a->role);
     memset(a, 0, sizeof *a);
     memcpy(a->key, key, 32);
-    pc_b64_encode(a->b64, sizeof a->b64, key, 32);
+    pc_b64_encode_public(a->b64, sizeof a->b64, key, 32);
     sqlite3_stmt *s = pc_ledger_stmt(nm->l, S_STAFF_NAME);
     if (s == NULL)
         return NULL;
@@ -1335,7 +1335,7 @@ int pc_ledger_timeline_json(pc_ledger *l, const uint8_t patient[32], size_t limi
         return rc == SQLITE_NOMEM ? timeline_row_error(err) : db_error(l, err, "reading a timeline");
     }
     char b64[64];
-    *out = json_pack("{s:s,s:o}", "patient", pc_b64_encode(b64, sizeof b64, patient, 32),
+    *out = json_pack("{s:s,s:o}", "patient", pc_b64_encode_public(b64, sizeof b64, patient, 32),
                      "records", recs);
     return *out ? PC_OK : pc_error_set(err, PC_ENOMEM, "out of memory");
 }
@@ -1465,13 +1465,13 @@ static void text_member(text_stage *st, const char *member, size_t mlen, sqlite3
     case T_B64:
         if (type == SQLITE_NULL || n <= 0 || n > 100)
             break;
-        pc_b64_encode(tmp + 1, sizeof tmp - 2, sqlite3_column_blob(s, i), (size_t)n);
+        pc_b64_encode_public(tmp + 1, sizeof tmp - 2, sqlite3_column_blob(s, i), (size_t)n);
         text_plain(st, tmp, strlen(tmp + 1));
         return;
     case T_HEX:
         if (type != SQLITE_BLOB || n != 32)
             break;
-        pc_hex_encode(tmp + 1, sizeof tmp - 2, sqlite3_column_blob(s, i), 32);
+        pc_hex_encode_public(tmp + 1, sizeof tmp - 2, sqlite3_column_blob(s, i), 32);
         text_plain(st, tmp, 64);
         return;
     case T_DATE:
@@ -1515,7 +1515,7 @@ int pc_ledger_timeline_text(pc_ledger *l, const uint8_t patient[32], size_t limi
     st->rc = PC_OK;
     st->n = 0;
     char b64[64];
-    pc_b64_encode(b64, sizeof b64, patient, 32);
+    pc_b64_encode_public(b64, sizeof b64, patient, 32);
     st_put(st, MEMBER("{\"patient\":\""));
     st_put(st, b64, strlen(b64));
     st_put(st, MEMBER("\",\"records\":["));
