@@ -1375,12 +1375,77 @@ static inline void st_put(text_stage *st, const void *p, size_t n)
     st->n += n;
 }
 
-/* A JSON string as jansson's json_dumps writes it: '"' and '\\' escaped,
- * control characters as \b \f \n \r \t or \u00XX, everything else (valid
- * UTF-8, checked when the transaction was parsed) as is. */
-static void text_str(text_stage *st, const char *s, size_t n)
+/* The JSON escape of byte c ('"', '\\' or a control character) into esc;
+ * returns its length. */
+static size_t json_escape(unsigned char c, char esc[6])
 {
     static const char HEX[] = "0123456789abcdef";
+    esc[0] = '\\';
+    esc[1] = (char)c;
+    switch (c) {
+    case '"': case '\\': return 2;
+    case '\b': esc[1] = 'b'; return 2;
+    case '\f': esc[1] = 'f'; return 2;
+    case '\n': esc[1] = 'n'; return 2;
+    case '\r': esc[1] = 'r'; return 2;
+    case '\t': esc[1] = 't'; return 2;
+    }
+    memcpy(esc + 1, "u00", 3);
+    esc[4] = HEX[c >> 4];
+    esc[5] = HEX[c & 15];
+    return 6;
+}
+
+/* True if none of the 8 bytes of w needs a JSON escape: no byte below 0x20,
+ * no '"' and no '\\'. Bytes above 0x7f (UTF-8) are plain. Each test is the
+ * exact "some byte is less than k" word trick (k <= 0x80), on w itself for
+ * control characters and on w XOR the character for the other two. */
+static inline bool json_word_plain(uint64_t w)
+{
+    const uint64_t ones = 0x0101010101010101ULL, high = 0x8080808080808080ULL;
+    uint64_t q = w ^ (ones * '"'), b = w ^ (ones * '\\');
+    uint64_t ctl = (w - ones * 0x20) & ~w & high;
+    uint64_t quote = (q - ones) & ~q & high, slash = (b - ones) & ~b & high;
+    return (ctl | quote | slash) == 0;
+}
+
+/* A JSON string as jansson's json_dumps writes it: '"' and '\\' escaped,
+ * control characters as \b \f \n \r \t or \u00XX, everything else (valid
+ * UTF-8, checked when the transaction was parsed) as is. A string that fits
+ * the stage even if every byte needed \u00XX is written straight into it,
+ * a byte at a time (timeline strings are 5-40 bytes: three st_put calls per
+ * string cost more than the copy). */
+static void text_str(text_stage *st, const char *s, size_t n)
+{
+    char esc[6];
+    if (n <= (sizeof st->buf - 2) / 6) {
+        if (6 * n + 2 > sizeof st->buf - st->n)
+            st_flush(st);
+        char *o = st->buf + st->n;
+        *o++ = '"';
+        size_t i = 0;
+        for (; n - i >= 8; i += 8) { /* eight plain bytes at a time */
+            uint64_t w;
+            memcpy(&w, s + i, 8);
+            if (!json_word_plain(w))
+                break;
+            memcpy(o, &w, 8);
+            o += 8;
+        }
+        for (; i < n; i++) {
+            unsigned char c = (unsigned char)s[i];
+            if (c >= 0x20 && c != '"' && c != '\\') {
+                *o++ = (char)c;
+            } else {
+                size_t el = json_escape(c, esc);
+                memcpy(o, esc, el);
+                o += el;
+            }
+        }
+        *o++ = '"';
+        st->n = (size_t)(o - st->buf);
+        return;
+    }
     st_put(st, "\"", 1);
     size_t run = 0;
     for (size_t i = 0; i < n; i++) {
@@ -1389,22 +1454,7 @@ static void text_str(text_stage *st, const char *s, size_t n)
             continue;
         st_put(st, s + run, i - run);
         run = i + 1;
-        char esc[7] = {'\\', (char)c, 0, 0, 0, 0, 0};
-        size_t el = 2;
-        switch (c) {
-        case '"': case '\\': break;
-        case '\b': esc[1] = 'b'; break;
-        case '\f': esc[1] = 'f'; break;
-        case '\n': esc[1] = 'n'; break;
-        case '\r': esc[1] = 'r'; break;
-        case '\t': esc[1] = 't'; break;
-        default:
-            memcpy(esc + 1, "u00", 3);
-            esc[4] = HEX[c >> 4];
-            esc[5] = HEX[c & 15];
-            el = 6;
-        }
-        st_put(st, esc, el);
+        st_put(st, esc, json_escape(c, esc));
     }
     st_put(st, s + run, n - run);
     st_put(st, "\"", 1);
