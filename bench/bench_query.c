@@ -3,7 +3,11 @@
  * 1. Timeline: one patient's records (bench_apply gives patient 0 exactly R
  *    records spread over the whole chain), read with pc_ledger_timeline_json on
  *    a read-only handle and turned into JSON text as the API would send it;
- *    p50/p99 over many queries.
+ *    p50/p99 over many queries. Then the same timeline right after another
+ *    connection committed a write, alternating with the warm one: a busy
+ *    node commits a block every few ms, and a commit makes every reader drop
+ *    its page cache at its next read. The write is a PRAGMA user_version
+ *    bump: nothing in parcha reads it.
  * 2. Record content read, the work a custodian node does for
  *    GET /v1/records/{id}/content apart from HTTP itself: verify the RFC 9421
  *    signature and its nonce, look the record up, apply the access rule, fetch
@@ -197,6 +201,46 @@ int main(int argc, char **argv)
         return 1;
     }
     free(lx);
+
+    /* 1b. The timeline right after a commit by another connection, each
+     * one beside a warm one (same minutes, same handle). */
+    {
+        sqlite3 *wdb = NULL;
+        int cold = iters < 100 ? iters : 100;
+        double *cw = calloc((size_t)cold, sizeof *cw), *cc = calloc((size_t)cold, sizeof *cc);
+        if (cw == NULL || cc == NULL || sqlite3_open(path, &wdb) != SQLITE_OK) {
+            fprintf(stderr, "bench_query: cannot open the ledger for the after-a-commit timeline\n");
+            return 1;
+        }
+        sqlite3_busy_timeout(wdb, 5000);
+        for (int i = 0; i < cold; i++) {
+            for (int k = 0; k < 2; k++) {
+                char q[64];
+                snprintf(q, sizeof q, "PRAGMA user_version=%d", i + 1);
+                if (k == 1 && sqlite3_exec(wdb, q, NULL, NULL, NULL) != SQLITE_OK) {
+                    fprintf(stderr, "bench_query: write: %s\n", sqlite3_errmsg(wdb));
+                    return 1;
+                }
+                pc_buf b;
+                pc_buf_init(&b);
+                double t0 = bw_now();
+                if (pc_ledger_timeline_text(rl, w.pat[0].pk, 0, &b, &err) != PC_OK) {
+                    fprintf(stderr, "bench_query: timeline text: %s\n", err.msg);
+                    return 1;
+                }
+                (k ? cc : cw)[i] = (bw_now() - t0) * 1000;
+                pc_buf_free(&b);
+            }
+        }
+        printf("timeline of %zu records right after another connection's commit (a busy node):"
+               " p50 %.2f ms, p99 %.2f ms; warm, alternating with it: p50 %.2f ms, p99 %.2f ms; %d each\n",
+               got, bw_quantile(cc, (size_t)cold, 0.5), bw_quantile(cc, (size_t)cold, 0.99),
+               bw_quantile(cw, (size_t)cold, 0.5), bw_quantile(cw, (size_t)cold, 0.99), cold);
+        sqlite3_exec(wdb, "PRAGMA user_version=0", NULL, NULL, NULL);
+        sqlite3_close(wdb);
+        free(cw);
+        free(cc);
+    }
     if (nrec > 0 && got != nrec)
         fprintf(stderr, "bench_query: warning: expected %u records, got %zu\n", nrec, got);
 
