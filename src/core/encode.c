@@ -299,9 +299,22 @@ int pc_b64_decode_exact_public(uint8_t *out, size_t n, const char *in)
     return 0;
 }
 
-char *pc_hex_encode_public(char *out, size_t outlen, const uint8_t *in, size_t n)
+/* The two lowercase hex digits of every byte value, built once: one 2-byte
+ * copy per byte. */
+static char hex_pairs[256][2];
+static pthread_once_t hex_pairs_once = PTHREAD_ONCE_INIT;
+
+static void hex_pairs_build(void)
 {
     static const char HEX[] = "0123456789abcdef";
+    for (unsigned i = 0; i < 256; i++) {
+        hex_pairs[i][0] = HEX[i >> 4];
+        hex_pairs[i][1] = HEX[i & 15];
+    }
+}
+
+char *pc_hex_encode_public(char *out, size_t outlen, const uint8_t *in, size_t n)
+{
     if (out == NULL)
         return NULL;
     if (n > (SIZE_MAX - 1) / 2 || outlen < 2 * n + 1 || (in == NULL && n > 0)) {
@@ -309,10 +322,9 @@ char *pc_hex_encode_public(char *out, size_t outlen, const uint8_t *in, size_t n
             out[0] = '\0';
         return NULL;
     }
-    for (size_t i = 0; i < n; i++) {
-        out[2 * i] = HEX[in[i] >> 4];
-        out[2 * i + 1] = HEX[in[i] & 15];
-    }
+    pthread_once(&hex_pairs_once, hex_pairs_build);
+    for (size_t i = 0; i < n; i++)
+        memcpy(out + 2 * i, hex_pairs[in[i]], 2);
     out[2 * n] = '\0';
     return out;
 }

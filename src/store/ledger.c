@@ -1499,34 +1499,37 @@ static void text_member(text_stage *st, const char *member, size_t mlen, sqlite3
 {
     char tmp[160];
     st_put(st, member, mlen);
-    int type = sqlite3_column_type(s, i);
-    /* sqlite3_column_bytes only where the value is text or a blob: on an
-     * integer column it formats the number as text just to measure it. */
-    int n = type == SQLITE_TEXT || type == SQLITE_BLOB ? sqlite3_column_bytes(s, i) : 0;
+    /* Two SQLite calls per value at most (pointer, then length), none for the
+     * type: every column of records is NOT NULL, and a NULL where text or a
+     * blob is expected still comes back as a NULL pointer, written as null.
+     * The integer columns are NOT NULL too. */
     switch (kind) {
     case T_INT:
         st_put(st, tmp, text_int(tmp, (long long)sqlite3_column_int64(s, i)));
         return;
-    case T_TEXT:
-        if (type == SQLITE_NULL)
+    case T_TEXT: {
+        const unsigned char *p = sqlite3_column_text(s, i);
+        if (p == NULL)
             break;
-        text_str(st, (const char *)sqlite3_column_text(s, i), (size_t)sqlite3_column_bytes(s, i));
+        text_str(st, (const char *)p, (size_t)sqlite3_column_bytes(s, i));
         return;
+    }
     case T_B64:
-        if (type == SQLITE_NULL || n <= 0 || n > 100)
+    case T_HEX: {
+        const uint8_t *p = sqlite3_column_blob(s, i);
+        int n = sqlite3_column_bytes(s, i);
+        if (p == NULL || n <= 0 || n > 100 || (kind == T_HEX && n != 32))
             break;
-        pc_b64_encode_public(tmp + 1, sizeof tmp - 2, sqlite3_column_blob(s, i), (size_t)n);
-        text_plain(st, tmp, strlen(tmp + 1));
+        if (kind == T_B64) {
+            pc_b64_encode_public(tmp + 1, sizeof tmp - 2, p, (size_t)n);
+            text_plain(st, tmp, pc_b64_len((size_t)n));
+        } else {
+            pc_hex_encode_public(tmp + 1, sizeof tmp - 2, p, 32);
+            text_plain(st, tmp, 64);
+        }
         return;
-    case T_HEX:
-        if (type != SQLITE_BLOB || n != 32)
-            break;
-        pc_hex_encode_public(tmp + 1, sizeof tmp - 2, sqlite3_column_blob(s, i), 32);
-        text_plain(st, tmp, 64);
-        return;
+    }
     case T_DATE:
-        if (type == SQLITE_NULL)
-            break;
         pc_date_format(sqlite3_column_int(s, i), tmp);
         text_str(st, tmp, strlen(tmp));
         return;
