@@ -4,7 +4,9 @@
  * whitespace, non-zero leftover bits and (for hex) uppercase, so a signed
  * object cannot be re-spelled into different bytes that mean the same thing.
  * Buffer sizes are checked before libsodium is called, because libsodium
- * aborts the process on an undersized output buffer. */
+ * aborts the process on an undersized output buffer. The `_public` codecs at
+ * the end write and accept the same forms, faster, for bytes that are not
+ * secret. */
 #include "parcha/encode.h"
 
 #include <pthread.h>
@@ -160,8 +162,8 @@ int pc_hex_decode_exact(uint8_t *out, size_t n, const char *in)
  * of the instructions of a 1,000-record timeline (docs/performance.md).
  * Public bytes cannot leak through timing, so the hot paths that carry only
  * them use these. The decoders take exactly what sodium_base642bin takes
- * with no ignore set (tests/unit/test_encode.c compares the two on random
- * and mutated inputs). */
+ * with no ignore set (tests/unit/test_encode_public.c compares the two on
+ * random and mutated inputs). */
 
 static const char B64_URL[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
 static const char B64_STD[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
