@@ -301,8 +301,8 @@ int main(int argc, char **argv)
         sodium_memzero(key, sizeof key);
         char kr[64], kp[64];
         json_t *body = json_pack("{s:s,s:s,s:s,s:[s],s:s,s:n}", "custodian", BW_HOSP_ID[h],
-                                 "reader", pc_b64_encode(kr, sizeof kr, keyid, 32), "patient",
-                                 pc_b64_encode(kp, sizeof kp, rec.patient, 32), "records", id,
+                                 "reader", pc_b64_encode_public(kr, sizeof kr, keyid, 32), "patient",
+                                 pc_b64_encode_public(kp, sizeof kp, rec.patient, 32), "records", id,
                                  "basis", "custodian", "ref");
         json_t *u = pc_tx_build(BW_NET, "access.log", w.clock, body);
         const pc_keypair *keys[1] = {&w.hosp[h]};
@@ -316,13 +316,13 @@ int main(int argc, char **argv)
         if (bw_apply(&w, &tx, 1) != 0)
             return 1;
         double c1 = bw_now();
-        char *b64 = pc_b64_dup(blob.data, blob.len), hex[65], sr[128];
+        char *b64 = pc_b64_dup_public(blob.data, blob.len), hex[65], sr[128];
         json_t *resp = json_pack("{s:{s:s,s:s,s:s},s:s,s:s,s:s,s:n,s:s}", "record", "id", id,
                                  "hi_type", rec.hi_type, "custodian", rec.custodian, "blob",
                                  b64 ? b64 : "", "sealed_key",
-                                 pc_b64_encode(sr, sizeof sr, sealed_r, sizeof sealed_r),
+                                 pc_b64_encode_public(sr, sizeof sr, sealed_r, sizeof sealed_r),
                                  "basis", "custodian", "ref", "access_txid",
-                                 pc_hex_encode(hex, sizeof hex, txid, 32));
+                                 pc_hex_encode_public(hex, sizeof hex, txid, 32));
         char *text = resp ? json_dumps(resp, JSON_COMPACT) : NULL;
         double t1 = bw_now();
         if (text == NULL)

@@ -30,6 +30,7 @@ int pc_hex_decode_exact(uint8_t *out, size_t n, const char *in) PC_MUST_USE;
  * session token, a passphrase) to these. Same contracts as above; the
  * decoders accept exactly what libsodium accepts. */
 char *pc_b64_encode_public(char *out, size_t outlen, const uint8_t *in, size_t n);
+char *pc_b64_dup_public(const uint8_t *in, size_t n);
 int pc_b64_decode_public(uint8_t *out, size_t outmax, size_t *outlen, const char *in,
                          size_t inlen) PC_MUST_USE;
 int pc_b64_decode_exact_public(uint8_t *out, size_t n, const char *in) PC_MUST_USE;

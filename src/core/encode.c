@@ -276,6 +276,19 @@ char *pc_b64_encode_public(char *out, size_t outlen, const uint8_t *in, size_t n
     return out;
 }
 
+char *pc_b64_dup_public(const uint8_t *in, size_t n)
+{
+    if (n > SIZE_MAX / 4 * 3 - 3)
+        return NULL;
+    size_t len = pc_b64_len(n) + 1;
+    char *s = malloc(len);
+    if (s != NULL && pc_b64_encode_public(s, len, in, n) == NULL) {
+        free(s);
+        s = NULL;
+    }
+    return s;
+}
+
 int pc_b64_decode_public(uint8_t *out, size_t outmax, size_t *outlen, const char *in,
                          size_t inlen)
 {

@@ -1469,7 +1469,7 @@ static enum MHD_Result h_record_content(const ctx *x)
      * is suspended like a POST /v1/tx. */
     char access_txid[65];
     hex32(access_txid, tx.txid);
-    char *blob64 = pc_b64_dup(blob.data, blob.len);
+    char *blob64 = pc_b64_dup_public(blob.data, blob.len); /* ciphertext */
     char sealed64[128];
     pc_b64_encode_public(sealed64, sizeof sealed64, sealed_r, sizeof sealed_r);
     json_t *o = blob64 ? json_pack("{s:O,s:s,s:s,s:s,s:o,s:s}", "record", meta, "blob", blob64,
@@ -1753,7 +1753,7 @@ static enum MHD_Result h_block_proposals(const ctx *x)
         rc = pc_ledger_block_json(l, hgt, &b, &err);
         if (rc == PC_OK)
             rc = pc_ledger_block_proposal(l, hgt, &wire, &pos, &err);
-        char *p64 = rc == PC_OK ? pc_b64_dup(wire.data, wire.len) : NULL;
+        char *p64 = rc == PC_OK ? pc_b64_dup_public(wire.data, wire.len) : NULL;
         if (rc == PC_OK && p64 == NULL)
             rc = pc_error_set(&err, PC_ENOMEM, "out of memory");
         if (rc == PC_OK) {

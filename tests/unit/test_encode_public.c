@@ -53,6 +53,10 @@ static void test_encoders_match_libsodium(void **state)
             assert_ptr_equal(pc_b64_encode_public(got, sizeof got, in, n), got);
             assert_string_equal(got, want);
             assert_int_equal(strlen(got), pc_b64_len(n));
+            char *dup = pc_b64_dup_public(in, n);
+            assert_non_null(dup);
+            assert_string_equal(dup, want);
+            free(dup);
 
             sodium_bin2base64(want, sizeof want, in, n, sodium_base64_VARIANT_ORIGINAL);
             assert_int_equal(pc_b64std_encode_public(got, sizeof got, in, n), strlen(want));
