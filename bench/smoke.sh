@@ -30,14 +30,15 @@ expect "$work/apply.out" "ed25519 verify, 2 threads: " "signature-check limit" \
     "apply, peer path" "apply, own proposal" "block latency p50"
 
 "$bin/bench_query" --dir "$work/ledger" --iters 5 --reads 5 >"$work/query.out" 2>"$work/query.err"
-expect "$work/query.out" "timeline of 40 records" "record content read" "ledger open + head" \
-    "state digest (checkpoints"
+expect "$work/query.out" "timeline of 40 records" "right after another connection's commit" \
+    "record content read" "ledger open + head" "state digest (checkpoints"
 
 "$bin/bench_verify" --dir "$work/ledger" >"$work/verify.out" 2>"$work/verify.err"
 expect "$work/verify.out" "verify (2 threads): " " tx/s ("
 
 "$bin/bench_watch" --bytes 20000 --iters 3 >"$work/watch.out" 2>"$work/watch.err"
-expect "$work/watch.out" "watch message of " "cut + jansson" "base64 decode of the proposal"
+expect "$work/watch.out" "watch message of " "cut + jansson" "base64 decode of the proposal" \
+    "pc_b64std_decode_public" "base64 encode of the proposal"
 
 if [ -n "$parchad" ]; then
   "$bin/loadgen" --parchad "$parchad" --txs 1000 --conns 8 --patients 20 --records 30 \
