@@ -318,6 +318,25 @@ static int check_value(const json_t *v, const field_spec *f, const char *path,
     return pc_error_set(err, PC_ESTATE, "%s: no rule for this field", path);
 }
 
+/* "path.name" into out[cap], cut short if it does not fit. Field paths are
+ * made for every field of every transaction but read only in errors, and
+ * snprintf here was ~1% of `parcha verify`'s time. */
+static void path_join(char *out, size_t cap, const char *path, const char *name)
+{
+    size_t a = strlen(path), b = strlen(name);
+    if (a > cap - 1)
+        a = cap - 1;
+    memcpy(out, path, a);
+    if (a + 1 < cap) {
+        out[a++] = '.';
+        if (b > cap - 1 - a)
+            b = cap - 1 - a;
+        memcpy(out + a, name, b);
+        a += b;
+    }
+    out[a] = '\0';
+}
+
 /* obj must be an object with exactly the fields of spec (all required). */
 static int check_fields(const json_t *obj, const field_spec *spec,
                         const char *path, pc_error *err)
@@ -327,7 +346,7 @@ static int check_fields(const json_t *obj, const field_spec *spec,
     size_t nspec = 0;
     for (const field_spec *f = spec; f->name != NULL; f++, nspec++) {
         char p[128];
-        snprintf(p, sizeof p, "%s.%s", path, f->name);
+        path_join(p, sizeof p, path, f->name);
         const json_t *v = json_object_get(obj, f->name);
         if (v == NULL)
             return pc_error_set(err, PC_EINVAL, "%s: missing field", p);
