@@ -561,16 +561,19 @@ static bool own_remove(pc_node *n, own_prop *op)
         prev = *pp;
         pp = &(*pp)->next;
     }
-    bool found = *pp == op;
+    bool found = *pp == op, idle = false;
     if (found) {
         *pp = op->next;
         if (n->otail == op)
             n->otail = prev;
         n->ninflight--;
+        idle = n->ninflight == 0;
         op->refs--;
         pthread_cond_broadcast(&n->ocv);
     }
     pthread_mutex_unlock(&n->omu);
+    if (idle)
+        pc_mempool_set_idle(n->mp, true);
     return found;
 }
 
@@ -614,6 +617,10 @@ static void propose(pc_node *n, pc_tx *txs, size_t ntx)
     n->otail = op;
     n->ninflight++;
     pthread_mutex_unlock(&n->omu);
+    /* Batch behind this proposal until the pipeline empties again (the
+     * delivery side says so; a stale value only costs one batch_ms wait or
+     * one smaller block, never correctness). */
+    pc_mempool_set_idle(n->mp, false);
 
     /* While the orderer is known to be down or the node is catching up,
      * fail at once instead of making every batch wait for the orderer's own
@@ -801,9 +808,12 @@ static int apply_wire(pc_node *n, uint64_t pos, const uint8_t *data, size_t len,
     if (op != NULL) {
         pthread_mutex_lock(&n->omu);
         n->ninflight--;
+        bool idle = n->ninflight == 0;
         int left = --op->refs;
         pthread_cond_broadcast(&n->ocv);
         pthread_mutex_unlock(&n->omu);
+        if (idle)
+            pc_mempool_set_idle(n->mp, true);
         if (left == 0)
             own_free(op);
     } else {
@@ -1039,6 +1049,7 @@ int pc_node_open(pc_node_config *cfg, pc_node **out, pc_error *err)
     rc = pc_mempool_open(&mc, &n->metrics, &n->mp, err);
     if (rc != PC_OK)
         goto fail;
+    pc_mempool_set_idle(n->mp, true); /* nothing proposed yet */
 
     rc = pc_peers_open(cfg, &n->peers, err);
     if (rc != PC_OK)

@@ -48,6 +48,7 @@ struct pc_mempool {
 
     bool stopping;
     bool closing;
+    bool idle; /* the proposer has nothing in flight (pc_mempool_set_idle) */
     pthread_t *threads;
     int nthreads;
 };
@@ -221,6 +222,8 @@ static void *verifier_main(void *arg)
         }
         if (mp->stopping)
             pthread_cond_broadcast(&mp->ready_cv); /* take() may be waiting for the drain */
+        else if (mp->idle && mp->nverify == 0 && mp->nready > 0)
+            pthread_cond_signal(&mp->ready_cv); /* the last of a burst: cut it now */
     }
     pthread_mutex_unlock(&mp->mu);
     return NULL;
@@ -388,8 +391,12 @@ size_t pc_mempool_take(pc_mempool *mp, pc_tx **txs)
         if (mp->nready >= mp->cfg.batch_max)
             break;
         int64_t now = pc_mono_ms();
+        /* With nothing in flight and nothing more on its way (being
+         * admitted or verified), there is nothing to batch with: waiting
+         * batch_ms would only delay a lone write. */
+        bool alone = mp->idle && mp->nverify == 0 && mp->nreserved == 0;
         if (mp->nready > 0 &&
-            (mp->stopping || now >= mp->rhead->ready_ms + mp->cfg.batch_ms))
+            (mp->stopping || alone || now >= mp->rhead->ready_ms + mp->cfg.batch_ms))
             break;
         if (mp->nready == 0 && mp->stopping && mp->nverify == 0 && mp->nreserved == 0) {
             pthread_mutex_unlock(&mp->mu);
@@ -420,6 +427,15 @@ size_t pc_mempool_take(pc_mempool *mp, pc_tx **txs)
     pthread_mutex_unlock(&mp->mu);
     *txs = arr;
     return n;
+}
+
+void pc_mempool_set_idle(pc_mempool *mp, bool idle)
+{
+    pthread_mutex_lock(&mp->mu);
+    mp->idle = idle;
+    if (idle)
+        pthread_cond_broadcast(&mp->ready_cv); /* take() may cut now */
+    pthread_mutex_unlock(&mp->mu);
 }
 
 void pc_mempool_committed(pc_mempool *mp, const pc_block_result *res)

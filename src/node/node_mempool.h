@@ -103,11 +103,21 @@ void pc_mempool_detach(pc_mempool *mp, pc_mp_waiter *w);
 int pc_mempool_state(pc_mempool *mp, const pc_mp_waiter *w);
 
 /* The proposer's side: block until a batch is due (batch_max queued, or the
- * oldest queued transaction is batch_ms old, or stopping with anything
- * queued) and move up to batch_max transactions into a new array *txs
- * (caller frees the array and owns the pc_tx values). Returns the count; 0
- * only once stopping and nothing is left or can still arrive. */
+ * oldest queued transaction is batch_ms old, or anything queued while the
+ * proposer is idle and no other transaction is being admitted or verified,
+ * or stopping with anything queued) and move up to
+ * batch_max transactions into a new array *txs (caller frees the array and
+ * owns the pc_tx values). Returns the count; 0 only once stopping and
+ * nothing is left or can still arrive. */
 size_t pc_mempool_take(pc_mempool *mp, pc_tx **txs);
+
+/* The proposer tells whether it has proposals in flight (idle = none; the
+ * initial state is not idle). While idle, take() cuts a batch as soon as
+ * what is ready is all there is (nothing else being admitted or verified):
+ * batching only pays while an earlier proposal is being ordered and
+ * applied, or while more transactions are on their way, and a lone write on
+ * a quiet node then skips the batch_ms wait. */
+void pc_mempool_set_idle(pc_mempool *mp, bool idle);
 
 /* A block was applied: wake every waiter whose txid is in it and forget
  * those txids. Txids not pending here (other nodes' transactions) are

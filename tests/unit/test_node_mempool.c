@@ -12,6 +12,8 @@
 #include <string.h>
 #include <cmocka.h>
 
+#include <pthread.h>
+
 #include "parcha/crypto.h"
 #include "parcha/encode.h"
 #include "parcha/tx.h"
@@ -228,6 +230,57 @@ static void test_batch_by_age(void **state)
     pc_mempool_close(mp);
 }
 
+/* The proposer's take() in a thread, so that the test can change the idle
+ * flag while it waits. */
+typedef struct taker {
+    pc_mempool *mp;
+    pc_tx *txs;
+    size_t n;
+} taker;
+
+static void *take_main(void *arg)
+{
+    taker *t = arg;
+    t->n = pc_mempool_take(t->mp, &t->txs);
+    return NULL;
+}
+
+static void test_idle_cuts_at_once(void **state)
+{
+    (void)state;
+    /* A batch window of 100 s: only the idle flag can release a lone
+     * transaction quickly. Not idle at first (the default), so take() waits;
+     * setting idle must wake it (or, if it came first, let it return at once). */
+    pc_mempool *mp = open_mp(100, 1000, 100000);
+    pc_mp_waiter w;
+    assert_int_equal(pc_mp_waiter_init(&w), PC_OK);
+    pc_tx tx;
+    uint8_t id[32];
+    make_tx(&tx, 40);
+    add(mp, &tx, &w, id);
+    assert_int_equal(pc_mempool_wait(mp, &w, PC_MP_QUEUED, soon()), PC_MP_QUEUED);
+    taker t = {mp, NULL, 0};
+    pthread_t th;
+    int64_t t0 = pc_mono_ms();
+    assert_int_equal(pthread_create(&th, NULL, take_main, &t), 0);
+    pc_mempool_set_idle(mp, true);
+    pthread_join(th, NULL);
+    assert_int_equal(t.n, 1);
+    /* Far less than the window: it did not wait for the batch to age. */
+    assert_true(pc_mono_ms() - t0 < 50000);
+    pc_mempool_failed(mp, t.txs, 1, PC_EUNAVAIL, "test");
+    free_taken(t.txs, 1);
+    /* Idle stays set: the next lone transaction goes at once too. */
+    make_tx(&tx, 41);
+    add(mp, &tx, NULL, id);
+    pc_tx *txs = NULL;
+    assert_int_equal(pc_mempool_take(mp, &txs), 1);
+    pc_mempool_failed(mp, txs, 1, PC_EUNAVAIL, "test");
+    free_taken(txs, 1);
+    pc_mp_waiter_destroy(&w);
+    pc_mempool_close(mp);
+}
+
 static void test_failed_wakes(void **state)
 {
     (void)state;
@@ -377,6 +430,7 @@ int main(void)
         cmocka_unit_test(test_failed_wakes),
         cmocka_unit_test(test_detach_after_timeout),
         cmocka_unit_test(test_commit_while_queued),
+        cmocka_unit_test(test_idle_cuts_at_once),
         cmocka_unit_test(test_capacity),
         cmocka_unit_test(test_many_concurrent_verifications),
     };
