@@ -10,11 +10,47 @@
 #include "parcha/encode.h"
 
 #include <pthread.h>
+#include <stdbool.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sodium.h>
 
 #define B64_VARIANT sodium_base64_VARIANT_URLSAFE_NO_PADDING
+/* Largest inputs the encoders take: above them the encoded length overflows. */
+#define B64_MAX_IN (SIZE_MAX / 4 * 3 - 3)
+#define HEX_MAX_IN ((SIZE_MAX - 1) / 2)
+
+/* Every encoder's argument check: n is at most max, in is there and out has
+ * room for len characters and a NUL. Otherwise out is emptied (when it has
+ * room for the NUL) and the answer is false. */
+static bool encode_fits(char *out, size_t outlen, const uint8_t *in, size_t n, size_t max,
+                        size_t len)
+{
+    if (out == NULL)
+        return false;
+    if (n > max || outlen < len + 1 || (in == NULL && n > 0)) {
+        if (outlen > 0)
+            out[0] = '\0';
+        return false;
+    }
+    return true;
+}
+
+/* The base64url of in[0..n) written by `encode` into a new string the
+ * caller frees; NULL on ENOMEM. */
+static char *b64_dup_with(char *(*encode)(char *, size_t, const uint8_t *, size_t),
+                          const uint8_t *in, size_t n)
+{
+    if (n > B64_MAX_IN)
+        return NULL;
+    size_t len = pc_b64_len(n) + 1;
+    char *s = malloc(len);
+    if (s != NULL && encode(s, len, in, n) == NULL) {
+        free(s);
+        s = NULL;
+    }
+    return s;
+}
 
 /* Characters (no NUL) of n bytes in base64url without padding. O(1). */
 size_t pc_b64_len(size_t n)
@@ -27,15 +63,8 @@ size_t pc_b64_len(size_t n)
  * has room for a NUL) if outlen < pc_b64_len(n) + 1 or in is missing. */
 char *pc_b64_encode(char *out, size_t outlen, const uint8_t *in, size_t n)
 {
-    if (out == NULL)
+    if (!encode_fits(out, outlen, in, n, B64_MAX_IN, pc_b64_len(n)))
         return NULL;
-    /* n above SIZE_MAX/4*3 would overflow pc_b64_len. */
-    if (n > SIZE_MAX / 4 * 3 - 3 || outlen < pc_b64_len(n) + 1 ||
-        (in == NULL && n > 0)) {
-        if (outlen > 0)
-            out[0] = '\0';
-        return NULL;
-    }
     if (n == 0) {
         out[0] = '\0';
         return out;
@@ -47,17 +76,7 @@ char *pc_b64_encode(char *out, size_t outlen, const uint8_t *in, size_t n)
 /* Encode into a new string the caller frees; NULL on ENOMEM. */
 char *pc_b64_dup(const uint8_t *in, size_t n)
 {
-    if (n > SIZE_MAX / 4 * 3 - 3)
-        return NULL;
-    size_t len = pc_b64_len(n) + 1;
-    char *s = malloc(len);
-    if (s == NULL)
-        return NULL;
-    if (pc_b64_encode(s, len, in, n) == NULL) {
-        free(s);
-        return NULL;
-    }
-    return s;
+    return b64_dup_with(pc_b64_encode, in, n);
 }
 
 /* Decode in[0..inlen) into out[outmax]. Returns 0 and the byte count in
@@ -92,7 +111,7 @@ int pc_b64_decode_exact(uint8_t *out, size_t n, const char *in)
 {
     if (in == NULL || (out == NULL && n > 0))
         return -1;
-    if (n > SIZE_MAX / 4 * 3 - 3)
+    if (n > B64_MAX_IN)
         return -1;
     size_t want = pc_b64_len(n);
     /* strnlen bounds the scan: text longer than expected is wrong anyway. */
@@ -110,13 +129,8 @@ int pc_b64_decode_exact(uint8_t *out, size_t n, const char *in)
  * out emptied when possible) if outlen < 2n + 1 or in is missing. */
 char *pc_hex_encode(char *out, size_t outlen, const uint8_t *in, size_t n)
 {
-    if (out == NULL)
+    if (!encode_fits(out, outlen, in, n, HEX_MAX_IN, 2 * n))
         return NULL;
-    if (n > (SIZE_MAX - 1) / 2 || outlen < 2 * n + 1 || (in == NULL && n > 0)) {
-        if (outlen > 0)
-            out[0] = '\0';
-        return NULL;
-    }
     if (n == 0) {
         out[0] = '\0';
         return out;
@@ -140,7 +154,7 @@ static int hex_digit(char ch)
  * 0, or -1 (out wiped if it was touched) on any other length or character. */
 int pc_hex_decode_exact(uint8_t *out, size_t n, const char *in)
 {
-    if (in == NULL || (out == NULL && n > 0) || n > (SIZE_MAX - 1) / 2)
+    if (in == NULL || (out == NULL && n > 0) || n > HEX_MAX_IN)
         return -1;
     if (strnlen(in, 2 * n + 1) != 2 * n)
         return -1;
@@ -265,48 +279,43 @@ static int b64_get(uint8_t *out, size_t outmax, size_t *outlen, const char *in, 
 
 char *pc_b64_encode_public(char *out, size_t outlen, const uint8_t *in, size_t n)
 {
-    if (out == NULL)
+    if (!encode_fits(out, outlen, in, n, B64_MAX_IN, pc_b64_len(n)))
         return NULL;
-    if (n > SIZE_MAX / 4 * 3 - 3 || outlen < pc_b64_len(n) + 1 || (in == NULL && n > 0)) {
-        if (outlen > 0)
-            out[0] = '\0';
-        return NULL;
-    }
     b64_put(out, in, n, B64_URL, 0);
     return out;
 }
 
 char *pc_b64_dup_public(const uint8_t *in, size_t n)
 {
-    if (n > SIZE_MAX / 4 * 3 - 3)
-        return NULL;
-    size_t len = pc_b64_len(n) + 1;
-    char *s = malloc(len);
-    if (s != NULL && pc_b64_encode_public(s, len, in, n) == NULL) {
-        free(s);
-        s = NULL;
-    }
-    return s;
+    return b64_dup_with(pc_b64_encode_public, in, n);
 }
 
-int pc_b64_decode_public(uint8_t *out, size_t outmax, size_t *outlen, const char *in,
-                         size_t inlen)
+/* The public decoders' contract around b64_get: *outlen (when given) is 0
+ * unless the whole text decodes. */
+static int b64_decode_checked(uint8_t *out, size_t outmax, size_t *outlen, const char *in,
+                              size_t inlen, int url, int padded)
 {
     size_t got = 0;
     if (outlen != NULL)
         *outlen = 0;
     if (in == NULL || (out == NULL && outmax > 0))
         return -1;
-    if (b64_get(out, outmax, &got, in, inlen, 1, 0) != 0)
+    if (b64_get(out, outmax, &got, in, inlen, url, padded) != 0)
         return -1;
     if (outlen != NULL)
         *outlen = got;
     return 0;
 }
 
+int pc_b64_decode_public(uint8_t *out, size_t outmax, size_t *outlen, const char *in,
+                         size_t inlen)
+{
+    return b64_decode_checked(out, outmax, outlen, in, inlen, 1, 0);
+}
+
 int pc_b64_decode_exact_public(uint8_t *out, size_t n, const char *in)
 {
-    if (in == NULL || (out == NULL && n > 0) || n > SIZE_MAX / 4 * 3 - 3)
+    if (in == NULL || (out == NULL && n > 0) || n > B64_MAX_IN)
         return -1;
     size_t want = pc_b64_len(n), got = 0;
     if (strnlen(in, want + 1) != want || b64_get(out, n, &got, in, want, 1, 0) != 0 || got != n)
@@ -330,13 +339,8 @@ static void hex_pairs_build(void)
 
 char *pc_hex_encode_public(char *out, size_t outlen, const uint8_t *in, size_t n)
 {
-    if (out == NULL)
+    if (!encode_fits(out, outlen, in, n, HEX_MAX_IN, 2 * n))
         return NULL;
-    if (n > (SIZE_MAX - 1) / 2 || outlen < 2 * n + 1 || (in == NULL && n > 0)) {
-        if (outlen > 0)
-            out[0] = '\0';
-        return NULL;
-    }
     pthread_once(&hex_pairs_once, hex_pairs_build);
     for (size_t i = 0; i < n; i++)
         memcpy(out + 2 * i, hex_pairs[in[i]], 2);
@@ -351,27 +355,13 @@ size_t pc_b64std_len(size_t n)
 
 size_t pc_b64std_encode_public(char *out, size_t outlen, const uint8_t *in, size_t n)
 {
-    if (out == NULL)
+    if (!encode_fits(out, outlen, in, n, B64_MAX_IN, pc_b64std_len(n)))
         return 0;
-    if (n > SIZE_MAX / 4 * 3 - 3 || outlen < pc_b64std_len(n) + 1 || (in == NULL && n > 0)) {
-        if (outlen > 0)
-            out[0] = '\0';
-        return 0;
-    }
     return b64_put(out, in, n, B64_STD, 1);
 }
 
 int pc_b64std_decode_public(uint8_t *out, size_t outmax, size_t *outlen, const char *in,
                             size_t inlen)
 {
-    size_t got = 0;
-    if (outlen != NULL)
-        *outlen = 0;
-    if (in == NULL || (out == NULL && outmax > 0))
-        return -1;
-    if (b64_get(out, outmax, &got, in, inlen, 0, 1) != 0)
-        return -1;
-    if (outlen != NULL)
-        *outlen = got;
-    return 0;
+    return b64_decode_checked(out, outmax, outlen, in, inlen, 0, 1);
 }

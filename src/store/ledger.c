@@ -1396,6 +1396,12 @@ static size_t json_escape(unsigned char c, char esc[6])
     return 6;
 }
 
+/* True if byte c goes into a JSON string as it is. */
+static inline bool json_plain_byte(unsigned char c)
+{
+    return c >= 0x20 && c != '"' && c != '\\';
+}
+
 /* True if none of the 8 bytes of w needs a JSON escape: no byte below 0x20,
  * no '"' and no '\\'. Bytes above 0x7f (UTF-8) are plain. Each test is the
  * exact "some byte is less than k" word trick (k <= 0x80), on w itself for
@@ -1434,7 +1440,7 @@ static void text_str(text_stage *st, const char *s, size_t n)
         }
         for (; i < n; i++) {
             unsigned char c = (unsigned char)s[i];
-            if (c >= 0x20 && c != '"' && c != '\\') {
+            if (json_plain_byte(c)) {
                 *o++ = (char)c;
             } else {
                 size_t el = json_escape(c, esc);
@@ -1450,7 +1456,7 @@ static void text_str(text_stage *st, const char *s, size_t n)
     size_t run = 0;
     for (size_t i = 0; i < n; i++) {
         unsigned char c = (unsigned char)s[i];
-        if (c >= 0x20 && c != '"' && c != '\\')
+        if (json_plain_byte(c))
             continue;
         st_put(st, s + run, i - run);
         run = i + 1;
