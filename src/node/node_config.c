@@ -93,6 +93,10 @@ int pc_node_config_args(pc_node_config *c, int argc, char **argv, pc_error *err)
     c->retention_interval_ms = 10000;
     c->publish_interval_ms = 2000;
     c->publish_every_blocks = 100;
+    c->flow_max_lag_ms = 500;
+    c->flow_interval_ms = 50;
+    c->flow_dead_after_ms = 2000;
+    c->flow_catchup_lag_ms = 5000;
     c->ckpt_every_blocks = 100;
     c->ckpt_interval_ms = 30000;
     c->ckpt_keep = 256;
@@ -421,9 +425,9 @@ static int load_cluster(pc_node_config *c, const json_t *j, pc_error *err)
                 return pc_error_set(err, PC_EINVAL, "node.json: peers.%s must be an http:// or https:// base URL", k);
         }
     }
-    const json_t *tls = NULL, *ptls = NULL, *ret = NULL, *ck = NULL, *cu = NULL;
+    const json_t *tls = NULL, *ptls = NULL, *ret = NULL, *ck = NULL, *cu = NULL, *fl = NULL;
     if (opt_object(j, "tls", &tls, err) != PC_OK || opt_object(j, "peer_tls", &ptls, err) != PC_OK ||
-        opt_object(j, "retention", &ret, err) != PC_OK ||
+        opt_object(j, "retention", &ret, err) != PC_OK || opt_object(j, "flow_control", &fl, err) != PC_OK ||
         opt_object(j, "checkpoints", &ck, err) != PC_OK || opt_object(j, "catchup", &cu, err) != PC_OK)
         return PC_EINVAL;
     if (tls != NULL) {
@@ -466,6 +470,24 @@ static int load_cluster(pc_node_config *c, const json_t *j, pc_error *err)
         c->retention_interval_ms = (int)iv;
         c->publish_interval_ms = (int)pi;
         c->publish_every_blocks = (uint64_t)pb;
+    }
+    if (fl != NULL) {
+        long long ml = c->flow_max_lag_ms, iv = c->flow_interval_ms, da = c->flow_dead_after_ms,
+                  cl = c->flow_catchup_lag_ms;
+        if (opt_int(fl, "max_lag_ms", "flow_control.", 0, 3600000, &ml, err) != PC_OK ||
+            opt_int(fl, "interval_ms", "flow_control.", 10, 10000, &iv, err) != PC_OK ||
+            opt_int(fl, "dead_after_ms", "flow_control.", 100, 3600000, &da, err) != PC_OK ||
+            opt_int(fl, "catchup_lag_ms", "flow_control.", 0, 86400000, &cl, err) != PC_OK)
+            return PC_EINVAL;
+        if (ml > 0 && cl > 0 && cl <= ml)
+            return pc_error_set(err, PC_EINVAL, "node.json: flow_control.catchup_lag_ms must be above max_lag_ms "
+                                                "(or 0 to wait for every live node however far behind)");
+        if (ml > 0 && da <= iv)
+            return pc_error_set(err, PC_EINVAL, "node.json: flow_control.dead_after_ms must be above interval_ms");
+        c->flow_max_lag_ms = (int)ml;
+        c->flow_interval_ms = (int)iv;
+        c->flow_dead_after_ms = (int)da;
+        c->flow_catchup_lag_ms = (int)cl;
     }
     if (ck != NULL) {
         long long eb = (long long)c->ckpt_every_blocks, iv = c->ckpt_interval_ms,

@@ -56,6 +56,12 @@ typedef struct pc_node_config {
     int publish_interval_ms;     /* publish the applied position at most this often */
     uint64_t publish_every_blocks; /* ... or after this many blocks */
 
+    /* Flow control across the consortium (etcd orderer only, node_flow.h). */
+    int flow_max_lag_ms;         /* hold proposals while a live node lags more (0 = off) */
+    int flow_interval_ms;        /* publish and read applied positions this often */
+    int flow_dead_after_ms;      /* a node behind and silent this long is not waited for */
+    int flow_catchup_lag_ms;     /* a node further behind is catching up: not waited for */
+
     /* Signed checkpoints. */
     uint64_t ckpt_every_blocks;  /* at every height divisible by this (0 = off) */
     int ckpt_interval_ms;        /* and this often when the head moved (0 = off) */

@@ -25,7 +25,9 @@
  * into a quick 503 while the orderer is known to be unreachable or the node
  * is catching up; and three helpers with threads of their own, started here:
  * catch-up from peers (node_catchup.c), retention of etcd's window
- * (node_retention.c) and signed checkpoints (node_checkpoint.c). */
+ * (node_retention.c, which also feeds flow control) and signed checkpoints
+ * (node_checkpoint.c). With flow control (node_flow.c) the proposer also
+ * holds back while another live node lags too far behind. */
 #include "node/node_core.h"
 
 #include <errno.h>
@@ -43,6 +45,7 @@
 #include "parcha/keyfile.h"
 #include "node/node_catchup.h"
 #include "node/node_checkpoint.h"
+#include "node/node_flow.h"
 #include "node/node_log.h"
 #include "node/node_peer.h"
 #include "node/node_retention.h"
@@ -97,6 +100,7 @@ struct pc_node {
     pc_ckpts *ckpts;
     pc_catchup *catchup;
     pc_retention *retention;
+    pc_flow *flow;
     pc_ledger *writer;
     pc_policy policy;
     pc_httpsig_replay replay;
@@ -122,12 +126,14 @@ struct pc_node {
     pthread_t proposer;
     bool proposer_started;
     uint64_t next_seq, seq_reserved; /* proposer thread only */
+    int64_t flow_logged_ms;          /* proposer thread only: last hold logged */
     pthread_mutex_t omu;             /* own-proposal FIFO */
     pthread_cond_t ocv;              /* "inflight went down" */
     own_prop *ohead, *otail;
     size_t ninflight;
 
     atomic_bool failed;
+    atomic_bool stopping; /* pc_node_stop has begun: a held proposer lets go */
     bool stopped;
     pthread_t main_thread;
 };
@@ -144,6 +150,7 @@ pc_peers *pc_node_peers(pc_node *n) { return n->peers; }
 pc_ckpts *pc_node_ckpts(pc_node *n) { return n->ckpts; }
 pc_catchup *pc_node_catchup(pc_node *n) { return n->catchup; }
 pc_retention *pc_node_retention(pc_node *n) { return n->retention; }
+pc_flow *pc_node_flow(pc_node *n) { return n->flow; }
 bool pc_node_catching_up(pc_node *n) { return atomic_load(&n->catching_up); }
 
 void pc_node_head(pc_node *n, pc_head *out)
@@ -674,6 +681,35 @@ static void propose(pc_node *n, pc_tx *txs, size_t ntx)
  * The solo orderer keeps proposals in memory and needs no such cap. */
 #define ETCD_PROPOSAL_MAX ((size_t)1024 * 1024)
 
+/* How often a held proposer looks again (the flow state changes with
+ * every block applied here and every read of the peers' positions). */
+#define FLOW_RECHECK_MS 5
+
+/* Flow control: while another live node lags more than max_lag_ms, do not
+ * add to its backlog (node_flow.h). Ends when the node stops. */
+static void flow_hold(pc_node *n)
+{
+    char who[PC_FLOW_ID_MAX] = "";
+    int64_t lag = 0, start = pc_mono_ms();
+    if (!pc_flow_should_hold(n->flow, start, who, &lag))
+        return;
+    /* A slow node can make many short holds a second: log one in 10 s. */
+    if (n->flow_logged_ms == 0 || start - n->flow_logged_ms >= 10000) {
+        pc_flow_info fi;
+        pc_flow_get(n->flow, start, &fi);
+        pc_node_log("info", "flow control: holding proposals while %s catches up (%" PRId64 " ms behind; "
+                            "%" PRIu64 " holds, %" PRId64 " ms held so far)",
+                    who, lag, fi.holds, fi.held_ms);
+        n->flow_logged_ms = start;
+    }
+    while (!atomic_load(&n->failed) && !atomic_load(&n->stopping) &&
+           pc_flow_should_hold(n->flow, pc_mono_ms(), NULL, NULL)) {
+        struct timespec ts = {0, FLOW_RECHECK_MS * 1000000L};
+        nanosleep(&ts, NULL);
+    }
+    pc_flow_count_hold(n->flow, pc_mono_ms() - start);
+}
+
 /* Wait for room in the pipeline (group commit). False once the node failed. */
 static bool wait_for_room(pc_node *n)
 {
@@ -691,6 +727,7 @@ static void *proposer_main(void *arg)
     for (;;) {
         if (!wait_for_room(n))
             break;
+        flow_hold(n);
         pc_tx *txs = NULL;
         size_t ntx = pc_mempool_take(n->mp, &txs);
         if (ntx == 0) {
@@ -788,6 +825,7 @@ static int apply_wire(pc_node *n, uint64_t pos, const uint8_t *data, size_t len,
         pc_mempool_committed(n->mp, &res);
         pc_block_result_free(&res);
         pc_ckpts_on_block(n->ckpts, height);
+        pc_flow_applied(n->flow, pos, pc_mono_ms());
     } else if (op == NULL && (rc == PC_EINVAL || rc == PC_ECRYPTO)) {
         /* Another node's proposal that the rules refuse as a whole (bad
          * proposer signature, inactive proposer): deterministic, skip. */
@@ -1063,6 +1101,15 @@ int pc_node_open(pc_node_config *cfg, pc_node **out, pc_error *err)
     rc = orderer_begin(n, err);
     if (rc != PC_OK)
         goto fail;
+    if (strcmp(cfg->orderer, "etcd") == 0 && cfg->flow_max_lag_ms > 0) {
+        pc_flow_options fo = {.max_lag_ms = cfg->flow_max_lag_ms,
+                              .dead_after_ms = cfg->flow_dead_after_ms,
+                              .catchup_lag_ms = cfg->flow_catchup_lag_ms};
+        if (pc_flow_open(cfg->hospital, &fo, &n->flow) != PC_OK) {
+            rc = pc_error_set(err, PC_ENOMEM, "cannot set up flow control");
+            goto fail;
+        }
+    }
     if (strcmp(cfg->orderer, "etcd") == 0) {
         rc = pc_retention_open(n, &n->retention, err);
         if (rc != PC_OK)
@@ -1091,6 +1138,7 @@ void pc_node_stop(pc_node *n)
     if (n == NULL || n->stopped)
         return;
     n->stopped = true;
+    atomic_store(&n->stopping, true);
     /* Helpers first: they use the orderer and the ledger. */
     pc_retention_stop(n->retention);
     pc_catchup_stop(n->catchup);
@@ -1144,6 +1192,7 @@ void pc_node_close(pc_node *n)
         return;
     pc_node_stop(n);
     pc_retention_close(n->retention);
+    pc_flow_close(n->flow);
     pc_catchup_close(n->catchup);
     pc_ckpts_close(n->ckpts);
     pc_peers_close(n->peers);

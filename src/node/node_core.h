@@ -31,6 +31,7 @@ typedef struct pc_peers pc_peers;
 typedef struct pc_ckpts pc_ckpts;
 typedef struct pc_catchup pc_catchup;
 typedef struct pc_retention pc_retention;
+typedef struct pc_flow pc_flow;
 
 /* Open everything and start the pipeline (verifiers, proposer, orderer
  * delivery). cfg must outlive the node. On failure everything opened is
@@ -97,6 +98,9 @@ pc_peers *pc_node_peers(pc_node *n);
 pc_ckpts *pc_node_ckpts(pc_node *n);
 pc_catchup *pc_node_catchup(pc_node *n);
 pc_retention *pc_node_retention(pc_node *n); /* NULL with the solo orderer */
+/* Flow control across the consortium (node_flow.h): NULL with the solo
+ * orderer or flow_control.max_lag_ms 0. */
+pc_flow *pc_node_flow(pc_node *n);
 
 /* Does the node take writes now? PC_OK, or PC_EUNAVAIL with a sentence for
  * the client: catching up from a peer, or the orderer is known to be

@@ -68,6 +68,7 @@
 #include "node/node_checkpoint.h"
 #include "node/node_log.h"
 #include "node/node_peer.h"
+#include "node/node_flow.h"
 #include "node/node_retention.h"
 #include "node/node_route.h"
 #include "node/node_static.h"
@@ -1707,12 +1708,21 @@ static enum MHD_Result h_status(const ctx *x)
     json_t *re = json_pack("{s:I,s:I,s:I,s:s}", "published", (json_int_t)ri.published, "compacted_to",
                            (json_int_t)ri.compacted_to, "margin",
                            (json_int_t)cfg->retention_margin, "last_error", ri.last_error);
+    pc_flow_info fi;
+    pc_flow_get(pc_node_flow(n), pc_mono_ms(), &fi);
+    json_t *fl = json_pack("{s:b,s:I,s:I,s:I,s:s?,s:I,s:I,s:I}", "enabled", fi.enabled, "max_lag_ms",
+                           (json_int_t)fi.max_lag_ms, "peers", (json_int_t)fi.peers, "waited_for",
+                           (json_int_t)fi.waited_for, "slowest", fi.slowest[0] ? fi.slowest : NULL,
+                           "slowest_lag_ms", (json_int_t)fi.slowest_lag_ms, "holds", (json_int_t)fi.holds,
+                           "held_ms", (json_int_t)fi.held_ms);
     if (ord != NULL) {
         json_object_set_new(ord, "catchup", cu);
         json_object_set_new(ord, "retention", re);
+        json_object_set_new(ord, "flow_control", fl);
     } else {
         json_decref(cu);
         json_decref(re);
+        json_decref(fl);
     }
     if (o != NULL) {
         json_object_set_new(o, "ordering", ord);

@@ -24,6 +24,7 @@
 #include <sodium.h>
 
 #include "parcha/jcs.h"
+#include "node/node_flow.h"
 #include "node/node_log.h"
 
 #define TICK_MS 500
@@ -280,6 +281,48 @@ static int compact_lagging(pc_retention *r, uint64_t *to, size_t *ignored, pc_er
     return rc;
 }
 
+/* Flow control: read every node's published applied position (one range
+ * over the applied prefix) and hand them to the flow state. A failed read
+ * changes nothing: peers then look silent and, after dead_after_ms, are no
+ * longer waited for, so an unreachable etcd never holds the proposer. */
+static void read_positions(pc_retention *r, pc_flow *f)
+{
+    char k[900], e[900], body[2000];
+    b64(k, sizeof k, r->applied_prefix);
+    b64(e, sizeof e, r->applied_end);
+    snprintf(body, sizeof body, "{\"key\":\"%s\",\"range_end\":\"%s\"}", k, e);
+    json_t *ans = NULL;
+    pc_error err;
+    pc_error_clear(&err);
+    if (call(r, "/v3/kv/range", body, &ans, &err) != PC_OK)
+        return;
+    int64_t now = pc_mono_ms();
+    size_t plen = strlen(r->applied_prefix), i;
+    json_t *kv;
+    json_array_foreach(json_object_get(ans, "kvs"), i, kv) {
+        const char *ks = json_string_value(json_object_get(kv, "key"));
+        const char *vs = json_string_value(json_object_get(kv, "value"));
+        char key[700], val[32];
+        size_t kl = 0, vl = 0;
+        if (ks == NULL || vs == NULL ||
+            sodium_base642bin((unsigned char *)key, sizeof key - 1, ks, strlen(ks), NULL, &kl, NULL,
+                              sodium_base64_VARIANT_ORIGINAL) != 0 ||
+            sodium_base642bin((unsigned char *)val, sizeof val - 1, vs, strlen(vs), NULL, &vl, NULL,
+                              sodium_base64_VARIANT_ORIGINAL) != 0)
+            continue;
+        key[kl] = '\0';
+        val[vl] = '\0';
+        char *end = NULL;
+        errno = 0;
+        unsigned long long pos = strtoull(val, &end, 10);
+        if (kl <= plen || memcmp(key, r->applied_prefix, plen) != 0 || errno != 0 || end == val ||
+            *end != '\0')
+            continue;
+        pc_flow_peer(f, key + plen, (uint64_t)pos, now);
+    }
+    json_decref(ans);
+}
+
 /* Sleep up to ms; true if stopping. */
 static bool nap(pc_retention *r, int64_t ms)
 {
@@ -318,16 +361,25 @@ static void *retention_main(void *arg)
     int64_t compact_at = cfg->retention_interval_ms > 0 ? next_compaction(cfg->retention_interval_ms) : 0;
     char last_logged[256] = "";
     size_t last_ignored = 0;
-    while (!nap(r, TICK_MS)) {
-        pc_node_health_tick(n);
+    /* With flow control the loop turns every flow_interval_ms: positions
+     * must be fresh for the other nodes' proposers. */
+    pc_flow *flow = pc_node_flow(n);
+    int tick = flow != NULL && cfg->flow_interval_ms < TICK_MS ? cfg->flow_interval_ms : TICK_MS;
+    int64_t last_health = 0;
+    while (!nap(r, tick)) {
+        int64_t now = pc_mono_ms();
+        if (now - last_health >= TICK_MS) {
+            pc_node_health_tick(n);
+            last_health = now;
+        }
         pc_head h;
         pc_node_head(n, &h);
-        int64_t now = pc_mono_ms();
         pthread_mutex_lock(&r->mu);
         uint64_t published = r->info.published;
         pthread_mutex_unlock(&r->mu);
         bool due = h.pos > published &&
                    (now - last_publish >= cfg->publish_interval_ms ||
+                    (flow != NULL && now - last_publish >= cfg->flow_interval_ms) ||
                     h.height >= published_height + cfg->publish_every_blocks);
         if (due && !pc_node_catching_up(n)) {
             pc_orderer *o = pc_node_orderer_acquire(n);
@@ -348,6 +400,8 @@ static void *retention_main(void *arg)
                 pthread_mutex_unlock(&r->mu);
             }
         }
+        if (flow != NULL)
+            read_positions(r, flow);
         if (compact_at != 0 && now >= compact_at) {
             compact_at = next_compaction(cfg->retention_interval_ms);
             pc_orderer *o = pc_node_orderer_acquire(n);

@@ -80,6 +80,10 @@ static void test_defaults(void **state)
     assert_int_equal(c.ckpt_every_blocks, 100);
     assert_int_equal(c.ckpt_keep, 256);
     assert_int_equal(c.catchup_batch, 200);
+    assert_int_equal(c.flow_max_lag_ms, 500);
+    assert_int_equal(c.flow_interval_ms, 50);
+    assert_int_equal(c.flow_dead_after_ms, 2000);
+    assert_int_equal(c.flow_catchup_lag_ms, 5000);
     assert_null(c.etcd_cacert);
     assert_null(c.etcd_password);
     pc_node_config_free(&c);
@@ -105,6 +109,8 @@ static void test_everything_set(void **state)
              "\"peer_read_timeout_ms\":9000,"
              "\"retention\":{\"margin\":50,\"max_lag\":0,\"interval_ms\":0,\"publish_interval_ms\":500,"
              "\"publish_every_blocks\":7},"
+             "\"flow_control\":{\"max_lag_ms\":250,\"interval_ms\":20,\"dead_after_ms\":900,"
+             "\"catchup_lag_ms\":0},"
              "\"checkpoints\":{\"every_blocks\":10,\"interval_ms\":0,\"keep\":5},\"catchup\":{\"batch\":3}}",
              abs);
     pc_node_config c;
@@ -127,6 +133,10 @@ static void test_everything_set(void **state)
     assert_int_equal(c.retention_margin, 50);
     assert_int_equal(c.retention_max_lag, 0);
     assert_int_equal(c.retention_interval_ms, 0);
+    assert_int_equal(c.flow_max_lag_ms, 250);
+    assert_int_equal(c.flow_interval_ms, 20);
+    assert_int_equal(c.flow_dead_after_ms, 900);
+    assert_int_equal(c.flow_catchup_lag_ms, 0);
     assert_int_equal(c.publish_interval_ms, 500);
     assert_int_equal(c.publish_every_blocks, 7);
     assert_int_equal(c.ckpt_every_blocks, 10);
@@ -163,6 +173,11 @@ static void test_bad_values_are_named(void **state)
         {"{" BASE "},\"retention\":{\"margin\":-1}}", "retention.margin"},
         {"{" BASE "},\"retention\":{\"max_lag\":\"big\"}}", "retention.max_lag"},
         {"{" BASE "},\"retention\":{\"publish_every_blocks\":0}}", "retention.publish_every_blocks"},
+        {"{" BASE "},\"flow_control\":[]}", "\"flow_control\" must be an object"},
+        {"{" BASE "},\"flow_control\":{\"max_lag_ms\":-1}}", "flow_control.max_lag_ms"},
+        {"{" BASE "},\"flow_control\":{\"interval_ms\":5}}", "flow_control.interval_ms"},
+        {"{" BASE "},\"flow_control\":{\"max_lag_ms\":800,\"catchup_lag_ms\":800}}", "catchup_lag_ms must be above"},
+        {"{" BASE "},\"flow_control\":{\"interval_ms\":500,\"dead_after_ms\":400}}", "dead_after_ms must be above"},
         {"{" BASE "},\"checkpoints\":{\"keep\":0}}", "checkpoints.keep"},
         {"{" BASE "},\"checkpoints\":{\"every_blocks\":1.5}}", "checkpoints.every_blocks"},
         {"{" BASE "},\"catchup\":{\"batch\":100000}}", "catchup.batch"},
