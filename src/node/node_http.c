@@ -1843,7 +1843,12 @@ static enum MHD_Result h_metrics(const ctx *x)
     pc_node_ordering(n, &oi);
     pc_retention_info ri;
     pc_retention_get(pc_node_retention(n), &ri);
+    pc_flow_info fi;
+    pc_flow_get(pc_node_flow(n), pc_mono_ms(), &fi);
     pc_metrics_cluster cl = {
+        .flow_holds = fi.holds,
+        .flow_held_ms = (uint64_t)fi.held_ms,
+        .flow_slowest_lag_ms = (uint64_t)fi.slowest_lag_ms,
         .orderer_connected = oi.connected ? 1 : 0,
         .catching_up = oi.catching_up ? 1 : 0,
         .last_delivered = oi.last_delivered,

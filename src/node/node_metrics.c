@@ -182,7 +182,13 @@ int pc_metrics_render_cluster(pc_metrics *m, const pc_metrics_cluster *c, pc_buf
         "# HELP parcha_checkpoint_height Height of this node's newest signed checkpoint.\n"
         "# TYPE parcha_checkpoint_height gauge\nparcha_checkpoint_height %llu\n"
         "# HELP parcha_checkpoints_total Signed checkpoints taken since start.\n"
-        "# TYPE parcha_checkpoints_total counter\nparcha_checkpoints_total %llu\n",
+        "# TYPE parcha_checkpoints_total counter\nparcha_checkpoints_total %llu\n"
+        "# HELP parcha_flow_holds_total Times the proposer held back for a lagging node (flow control).\n"
+        "# TYPE parcha_flow_holds_total counter\nparcha_flow_holds_total %llu\n"
+        "# HELP parcha_flow_held_ms_total Milliseconds the proposer held back for lagging nodes.\n"
+        "# TYPE parcha_flow_held_ms_total counter\nparcha_flow_held_ms_total %llu\n"
+        "# HELP parcha_flow_slowest_lag_ms Lag of the node this one waits for that lags most, in ms.\n"
+        "# TYPE parcha_flow_slowest_lag_ms gauge\nparcha_flow_slowest_lag_ms %llu\n",
         c->orderer_connected, c->catching_up, (long long)c->orderer_down_s,
         (unsigned long long)c->last_delivered, (unsigned long long)c->etcd_member_switches,
         (unsigned long long)c->etcd_stalls, (unsigned long long)c->applied_published,
@@ -190,5 +196,7 @@ int pc_metrics_render_cluster(pc_metrics *m, const pc_metrics_cluster *c, pc_buf
         (unsigned long long)ld(&m->retention_compactions),
         (unsigned long long)ld(&m->catchup_blocks), (unsigned long long)ld(&m->catchup_rounds),
         (unsigned long long)ld(&m->catchup_failures), (unsigned long long)ld(&m->forwarded_reads),
-        (unsigned long long)c->checkpoint_height, (unsigned long long)ld(&m->checkpoints_taken));
+        (unsigned long long)c->checkpoint_height, (unsigned long long)ld(&m->checkpoints_taken),
+        (unsigned long long)c->flow_holds, (unsigned long long)c->flow_held_ms,
+        (unsigned long long)c->flow_slowest_lag_ms);
 }

@@ -73,6 +73,9 @@ typedef struct pc_metrics_cluster {
     uint64_t applied_published; /* position last published for retention */
     uint64_t compacted_revision;/* revision this node last compacted etcd to */
     uint64_t checkpoint_height; /* height of the newest signed checkpoint */
+    uint64_t flow_holds;        /* proposer holds for a lagging node */
+    uint64_t flow_held_ms;      /* their total length */
+    uint64_t flow_slowest_lag_ms; /* lag of the waited-for node lagging most */
     int64_t orderer_down_s;     /* -1 when not down */
 } pc_metrics_cluster;
 
