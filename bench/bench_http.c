@@ -640,6 +640,26 @@ int bh_node_status(int port, long long *height, char *head, size_t headlen, long
     return rc;
 }
 
+int bh_node_flow(int port, long long *holds, long long *held_ms)
+{
+    hreq r = {"GET", (char *)"/v1/status", NULL, NULL, 0, 0, 0, 0, 0};
+    char *body = NULL;
+    int rc = -1;
+    if (bh_once(port, &r, &body) == 200 && body != NULL) {
+        json_error_t je;
+        json_t *j = json_loads(body, 0, &je);
+        json_t *f = json_object_get(json_object_get(j, "ordering"), "flow_control");
+        if (json_is_object(f)) {
+            *holds = json_integer_value(json_object_get(f, "holds"));
+            *held_ms = json_integer_value(json_object_get(f, "held_ms"));
+            rc = 0;
+        }
+        json_decref(j);
+    }
+    free(body);
+    return rc;
+}
+
 hreq *bh_mix_reqs(bw_world *w, size_t n, int nnodes)
 {
     pc_tx *txs = calloc(w->block_cap, sizeof *txs);

@@ -110,4 +110,8 @@ void bh_status_summary(const int *st, size_t n, char *out, size_t outlen);
  * (any may be NULL), or -1. */
 int bh_node_status(int port, long long *height, char *head, size_t headlen, long long *txs);
 
+/* The node's flow-control counters (GET /v1/status, ordering.flow_control):
+ * proposer holds and their total ms. 0, or -1 when the node has none. */
+int bh_node_flow(int port, long long *holds, long long *held_ms);
+
 #endif

@@ -463,6 +463,15 @@ int lg_cluster(const lg_opts *o)
     printf("3 hospitals (etcd) same chain on all 3 nodes: height %lld, head %.16s..., %lld tx "
            "(%lld in the load; converged %.2f s after it)\n",
            height, head, chain, before >= 0 ? chain - before : -1, waited);
+    long long holds[BW_NHOSP], held[BW_NHOSP];
+    bool have_flow = true;
+    for (int i = 0; i < BW_NHOSP; i++)
+        have_flow = have_flow && bh_node_flow(ports[i], &holds[i], &held[i]) == 0;
+    if (have_flow)
+        printf("3 hospitals (etcd) flow control (%s): proposer holds %lld / %lld / %lld, held %.1f / %.1f / "
+               "%.1f s at %s / %s / %s\n",
+               mode, holds[0], holds[1], holds[2], held[0] / 1000.0, held[1] / 1000.0, held[2] / 1000.0,
+               nodes[0].id, nodes[1].id, nodes[2].id);
     printf("3 hospitals (etcd) committed tx/s (%s): %.0f (%.2f of the signature-check limit; "
            "%zu of them 422)\n",
            mode, tps, tps / vr2, rejected);

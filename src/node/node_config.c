@@ -94,7 +94,7 @@ int pc_node_config_args(pc_node_config *c, int argc, char **argv, pc_error *err)
     c->publish_interval_ms = 2000;
     c->publish_every_blocks = 100;
     c->flow_max_lag_ms = 500;
-    c->flow_interval_ms = 50;
+    c->flow_interval_ms = 100;
     c->flow_dead_after_ms = 2000;
     c->flow_catchup_lag_ms = 5000;
     c->ckpt_every_blocks = 100;

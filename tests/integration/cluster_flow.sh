@@ -57,6 +57,10 @@ held_for_victim() {
   done
 }
 check "the other nodes held their proposals while $VICTIM was slow" held_for_victim
+metric_holds() { curl -s -m 3 "$(node_url "$1")/metrics" | awk '$1 == "parcha_flow_holds_total" {print $2}'; }
+for id in $OTHERS; do
+  check "$id counts its holds in /metrics (parcha_flow_holds_total)" test "$(metric_holds "$id")" -gt 0
+done
 grep -q "flow control: holding proposals while $VICTIM catches up" "$(node_dir "$(echo "$OTHERS" | head -1)")/parchad.log" \
   "$(node_dir "$(echo "$OTHERS" | tail -1)")/parchad.log" \
   && ok "the holds are logged, naming $VICTIM" || bad "no hold for $VICTIM in the other nodes' logs"

@@ -81,7 +81,7 @@ static void test_defaults(void **state)
     assert_int_equal(c.ckpt_keep, 256);
     assert_int_equal(c.catchup_batch, 200);
     assert_int_equal(c.flow_max_lag_ms, 500);
-    assert_int_equal(c.flow_interval_ms, 50);
+    assert_int_equal(c.flow_interval_ms, 100);
     assert_int_equal(c.flow_dead_after_ms, 2000);
     assert_int_equal(c.flow_catchup_lag_ms, 5000);
     assert_null(c.etcd_cacert);
