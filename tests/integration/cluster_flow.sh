@@ -5,7 +5,7 @@
 # flow_control.dead_after_ms, so the others go on committing.
 #
 # The slow node is made by stopping and continuing its parchad (SIGSTOP /
-# SIGCONT, running a quarter of the time) while clients write at every node.
+# SIGCONT, running a seventh of the time) while clients write at two nodes.
 # The sleeps in that loop shape the load; every check polls with a deadline.
 source "$(dirname "$0")/lib.sh"
 source "$(dirname "$0")/cluster/common.sh"
@@ -42,11 +42,13 @@ LOAD=$!
 PIDS+=("$LOAD")
 wait_lines "$TMP/acked" 100 60 || bad "no load acknowledged before slowing $VICTIM"
 
-# Slow the victim down for ~6 s: 75 ms running in every 300 ms.
+# Slow the victim down for ~7 s: 100 ms running in every 700 ms. Each stop
+# is longer than max_lag_ms (500) and shorter than dead_after_ms (2000), so
+# on any machine the victim is both live and too far behind.
 PAUSED+=("$VPID")
-for i in $(seq 1 20); do
-  kill -STOP "$VPID"; sleep 0.225
-  kill -CONT "$VPID"; sleep 0.075
+for i in $(seq 1 10); do
+  kill -STOP "$VPID"; sleep 0.6
+  kill -CONT "$VPID"; sleep 0.1
 done
 
 held_for_victim() {
