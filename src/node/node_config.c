@@ -33,6 +33,9 @@ const char pc_node_usage[] =
     "  --max-connections N  open HTTP connections allowed (default 1024)\n"
     "  --help               this text\n"
     "\n"
+    "A consortium node's settings (etcd, peers, TLS, retention, flow control,\n"
+    "checkpoints, catch-up) are keys of node.json: see docs/cluster.md.\n"
+    "\n"
     "Prints \"parchad ready on http://HOST:PORT\" on stderr once serving. SIGTERM or\n"
     "SIGINT stops it cleanly: the block in flight is committed, then it exits 0.\n";
 
