@@ -119,7 +119,7 @@ if [ "$crc" = 3 ]; then
 elif [ "$crc" != 0 ]; then
   fail "loadgen --cluster 3 --batch $batch"
 else
-  show < <(grep -E "^3 hospitals \(etcd\) (full load|commit latency|committed tx/s|load average)" "$work/cluster-batch.out")
+  show < <(grep -E "^3 hospitals \(etcd\) (full load|commit latency|committed tx/s|load average|flow control)" "$work/cluster-batch.out")
 fi
 echo "total time: $(( $(date +%s) - t0 )) s; details in $log"
 ok=1
