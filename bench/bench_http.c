@@ -615,48 +615,48 @@ void bh_status_summary(const int *st, size_t n, char *out, size_t outlen)
     }
 }
 
-int bh_node_status(int port, long long *height, char *head, size_t headlen, long long *txs)
+/* GET /v1/status, parsed (NULL when the node does not answer 200 JSON). */
+static json_t *node_status_json(int port)
 {
     hreq r = {"GET", (char *)"/v1/status", NULL, NULL, 0, 0, 0, 0, 0};
     char *body = NULL;
-    int rc = -1;
+    json_t *j = NULL;
     if (bh_once(port, &r, &body) == 200 && body != NULL) {
         json_error_t je;
-        json_t *j = json_loads(body, 0, &je);
-        if (j != NULL) {
-            if (height != NULL)
-                *height = json_integer_value(json_object_get(j, "height"));
-            if (txs != NULL)
-                *txs = json_integer_value(json_object_get(j, "txs"));
-            if (head != NULL && headlen > 0) {
-                const char *h = json_string_value(json_object_get(j, "head"));
-                snprintf(head, headlen, "%s", h != NULL ? h : "");
-            }
-            rc = 0;
-        }
-        json_decref(j);
+        j = json_loads(body, 0, &je);
     }
     free(body);
-    return rc;
+    return j;
+}
+
+int bh_node_status(int port, long long *height, char *head, size_t headlen, long long *txs)
+{
+    json_t *j = node_status_json(port);
+    if (j == NULL)
+        return -1;
+    if (height != NULL)
+        *height = json_integer_value(json_object_get(j, "height"));
+    if (txs != NULL)
+        *txs = json_integer_value(json_object_get(j, "txs"));
+    if (head != NULL && headlen > 0) {
+        const char *h = json_string_value(json_object_get(j, "head"));
+        snprintf(head, headlen, "%s", h != NULL ? h : "");
+    }
+    json_decref(j);
+    return 0;
 }
 
 int bh_node_flow(int port, long long *holds, long long *held_ms)
 {
-    hreq r = {"GET", (char *)"/v1/status", NULL, NULL, 0, 0, 0, 0, 0};
-    char *body = NULL;
+    json_t *j = node_status_json(port);
+    json_t *f = json_object_get(json_object_get(j, "ordering"), "flow_control");
     int rc = -1;
-    if (bh_once(port, &r, &body) == 200 && body != NULL) {
-        json_error_t je;
-        json_t *j = json_loads(body, 0, &je);
-        json_t *f = json_object_get(json_object_get(j, "ordering"), "flow_control");
-        if (json_is_object(f)) {
-            *holds = json_integer_value(json_object_get(f, "holds"));
-            *held_ms = json_integer_value(json_object_get(f, "held_ms"));
-            rc = 0;
-        }
-        json_decref(j);
+    if (json_is_object(f)) {
+        *holds = json_integer_value(json_object_get(f, "holds"));
+        *held_ms = json_integer_value(json_object_get(f, "held_ms"));
+        rc = 0;
     }
-    free(body);
+    json_decref(j);
     return rc;
 }
 

@@ -203,23 +203,61 @@ static void b64(char *out, size_t outlen, const char *s)
     sodium_bin2base64(out, outlen, (const unsigned char *)s, strlen(s), sodium_base64_VARIANT_ORIGINAL);
 }
 
+/* A decimal number, the whole of s. */
+static bool u64_text(const char *s, uint64_t *out)
+{
+    char *end = NULL;
+    errno = 0;
+    unsigned long long x = strtoull(s, &end, 10);
+    if (errno != 0 || end == s || *end != '\0')
+        return false;
+    *out = x;
+    return true;
+}
+
 static bool u64_of(const json_t *v, uint64_t *out)
 {
     const char *s = json_string_value(v);
-    if (s != NULL) {
-        char *end = NULL;
-        errno = 0;
-        unsigned long long x = strtoull(s, &end, 10);
-        if (errno != 0 || end == s || *end != '\0')
-            return false;
-        *out = x;
-        return true;
-    }
+    if (s != NULL)
+        return u64_text(s, out);
     if (json_is_integer(v) && json_integer_value(v) >= 0) {
         *out = (uint64_t)json_integer_value(v);
         return true;
     }
     return false;
+}
+
+/* Every node's published applied position: one range over the applied
+ * prefix. Serializable ranges are answered by the member from its own copy,
+ * without a round of the consensus. */
+static int range_applied(pc_retention *r, bool serializable, json_t **ans, pc_error *err)
+{
+    char k[900], e[900], body[2000];
+    b64(k, sizeof k, r->applied_prefix);
+    b64(e, sizeof e, r->applied_end);
+    snprintf(body, sizeof body, "{\"key\":\"%s\",\"range_end\":\"%s\"%s}", k, e,
+             serializable ? ",\"serializable\":true" : "");
+    return call(r, "/v3/kv/range", body, ans, err);
+}
+
+/* The base64 member `field` of an etcd kv, decoded into buf as a string.
+ * False when missing, malformed or longer than size - 1 bytes. */
+static bool kv_text(const json_t *kv, const char *field, char *buf, size_t size)
+{
+    const char *v = json_string_value(json_object_get(kv, field));
+    size_t n = 0;
+    if (v == NULL || sodium_base642bin((unsigned char *)buf, size - 1, v, strlen(v), NULL, &n, NULL,
+                                       sodium_base64_VARIANT_ORIGINAL) != 0)
+        return false;
+    buf[n] = '\0';
+    return true;
+}
+
+/* The applied position a kv holds. */
+static bool kv_position(const json_t *kv, uint64_t *pos)
+{
+    char val[32];
+    return kv_text(kv, "value", val, sizeof val) && u64_text(val, pos);
 }
 
 /* Compact to the lowest applied position published within max_lag of the
@@ -229,12 +267,8 @@ static int compact_lagging(pc_retention *r, uint64_t *to, size_t *ignored, pc_er
     const pc_node_config *cfg = pc_node_cfg(r->n);
     *to = 0;
     *ignored = 0;
-    char k[900], e[900], body[2000];
-    b64(k, sizeof k, r->applied_prefix);
-    b64(e, sizeof e, r->applied_end);
-    snprintf(body, sizeof body, "{\"key\":\"%s\",\"range_end\":\"%s\"}", k, e);
     json_t *ans = NULL;
-    int rc = call(r, "/v3/kv/range", body, &ans, err);
+    int rc = range_applied(r, false, &ans, err);
     if (rc != PC_OK)
         return rc;
     uint64_t current = 0, min = UINT64_MAX;
@@ -245,18 +279,8 @@ static int compact_lagging(pc_retention *r, uint64_t *to, size_t *ignored, pc_er
     size_t i;
     json_t *kv;
     json_array_foreach(json_object_get(ans, "kvs"), i, kv) {
-        const char *v = json_string_value(json_object_get(kv, "value"));
-        unsigned char raw[32];
-        size_t rl = 0;
         uint64_t a = 0;
-        if (v == NULL || sodium_base642bin(raw, sizeof raw - 1, v, strlen(v), NULL, &rl, NULL,
-                                           sodium_base64_VARIANT_ORIGINAL) != 0)
-            continue;
-        raw[rl] = '\0';
-        json_t *tmp = json_string((const char *)raw);
-        bool ok = tmp != NULL && u64_of(tmp, &a);
-        json_decref(tmp);
-        if (!ok)
+        if (!kv_position(kv, &a))
             continue;
         if (current > a && current - a > cfg->retention_max_lag) {
             (*ignored)++;
@@ -269,6 +293,7 @@ static int compact_lagging(pc_retention *r, uint64_t *to, size_t *ignored, pc_er
     if (min == UINT64_MAX || min <= cfg->retention_margin)
         return PC_OK;
     uint64_t target = min - cfg->retention_margin;
+    char body[100];
     snprintf(body, sizeof body, "{\"revision\":\"%llu\",\"physical\":false}", (unsigned long long)target);
     rc = call(r, "/v3/kv/compaction", body, &ans, err);
     json_decref(ans);
@@ -287,41 +312,22 @@ static int compact_lagging(pc_retention *r, uint64_t *to, size_t *ignored, pc_er
  * longer waited for, so an unreachable etcd never holds the proposer. */
 static void read_positions(pc_retention *r, pc_flow *f)
 {
-    char k[900], e[900], body[2000];
-    b64(k, sizeof k, r->applied_prefix);
-    b64(e, sizeof e, r->applied_end);
-    /* Serializable: the member answers from its own copy, without a round
-     * of the consensus (a linearizable read costs every member work, 10-20
-     * times a second per node); a position a few ms old is fine here. */
-    snprintf(body, sizeof body, "{\"key\":\"%s\",\"range_end\":\"%s\",\"serializable\":true}", k, e);
+    /* Serializable: a linearizable read costs every member work, 10-20
+     * times a second per node; a position a few ms old is fine here. */
     json_t *ans = NULL;
     pc_error err;
     pc_error_clear(&err);
-    if (call(r, "/v3/kv/range", body, &ans, &err) != PC_OK)
+    if (range_applied(r, true, &ans, &err) != PC_OK)
         return;
     int64_t now = pc_mono_ms();
     size_t plen = strlen(r->applied_prefix), i;
     json_t *kv;
     json_array_foreach(json_object_get(ans, "kvs"), i, kv) {
-        const char *ks = json_string_value(json_object_get(kv, "key"));
-        const char *vs = json_string_value(json_object_get(kv, "value"));
-        char key[700], val[32];
-        size_t kl = 0, vl = 0;
-        if (ks == NULL || vs == NULL ||
-            sodium_base642bin((unsigned char *)key, sizeof key - 1, ks, strlen(ks), NULL, &kl, NULL,
-                              sodium_base64_VARIANT_ORIGINAL) != 0 ||
-            sodium_base642bin((unsigned char *)val, sizeof val - 1, vs, strlen(vs), NULL, &vl, NULL,
-                              sodium_base64_VARIANT_ORIGINAL) != 0)
-            continue;
-        key[kl] = '\0';
-        val[vl] = '\0';
-        char *end = NULL;
-        errno = 0;
-        unsigned long long pos = strtoull(val, &end, 10);
-        if (kl <= plen || memcmp(key, r->applied_prefix, plen) != 0 || errno != 0 || end == val ||
-            *end != '\0')
-            continue;
-        pc_flow_peer(f, key + plen, (uint64_t)pos, now);
+        char key[700];
+        uint64_t pos = 0;
+        if (kv_text(kv, "key", key, sizeof key) && kv_position(kv, &pos) && strlen(key) > plen &&
+            memcmp(key, r->applied_prefix, plen) == 0)
+            pc_flow_peer(f, key + plen, pos, now);
     }
     json_decref(ans);
 }
